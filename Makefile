@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` and `make test`. Both do all set-up first.
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test setup sync lint nbtest pytest readme export lab
+
+demo: setup ## run the main job on the embedded default config
+	$(BIN)/codex-validate-config configs/default.yaml
+
+test: setup ## every check: sync, ruff, notebook tests, pytest
+	bash tools/test.sh
+
+setup: ## .venv, CPU torch, the project with its dev extra, Debian packages (idempotent)
+	bash tools/setup.sh
+
+sync: setup ## notebooks, package and README agree
+	bash tools/check_sync.sh
+
+lint: setup
+	$(BIN)/ruff check .
+
+nbtest: setup ## notebook tests only; FLAGS="slow cuda" runs the flagged cells too
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 $(if $(FLAGS),--flags "$(FLAGS)")
+
+pytest: setup
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q tests
+
+export: setup ## export the notebooks to codex_nb/ and clean them
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean
+
+readme: setup ## README.md from nbs/index.ipynb, with or without Quarto
+	$(BIN)/python tools/make_readme.py .
+
+lab: setup ## JupyterLab on nbs/
+	$(BIN)/jupyter lab --notebook-dir=nbs $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -1,0 +1,27 @@
+"Shared helpers: run codex_nb's commands as a user would, in subprocesses of the project's venv."
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+TEST_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+            "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def run(args, cwd=ROOT, env=None, timeout=300):
+    "Run `args` with the test environment; return the CompletedProcess with text output."
+    full_env = {**os.environ, **TEST_ENV, **(env or {})}
+    return subprocess.run([str(a) for a in args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_usage_error(result, prog, *needles):
+    "Exit 2, nothing on stdout, exactly one `PROG: error: ...` line on stderr containing every needle."
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert result.stdout == "", result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"{prog}: error: "), lines[0]
+    for n in needles: assert n in lines[0], (n, lines[0])
