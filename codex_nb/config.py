@@ -10,7 +10,7 @@ __all__ = ['CodexError', 'UsageError', 'ConfigError', 'opt', 'RunConfig', 'DataC
            'schema_keys', 'load_yaml', 'parse_override', 'source_kind', 'validate_config', 'load_config', 'config_yaml',
            'save_config']
 
-# %% ../nbs/00_config.ipynb #d27f7118
+# %% ../nbs/00_config.ipynb #c380931b
 import dataclasses
 import difflib
 import re
@@ -23,7 +23,7 @@ from fastcore.docments import docments
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
-# %% ../nbs/00_config.ipynb #4de9787f
+# %% ../nbs/00_config.ipynb #f9aea0a6
 class CodexError(Exception):
     "An expected failure: the CLI prints its message on one line and exits with `exit_code`."
     exit_code = 1
@@ -35,7 +35,7 @@ class UsageError(CodexError):
 class ConfigError(UsageError):
     "A configuration that cannot run; the message names the key, the bad value and what is allowed."
 
-# %% ../nbs/00_config.ipynb #513b1ca5
+# %% ../nbs/00_config.ipynb #4e039531
 def opt(default=None, # the default value (ignored when `factory` is given)
         *,
         ge=None, gt=None, le=None, lt=None, # numeric bounds: >=, >, <=, <
@@ -49,7 +49,7 @@ def opt(default=None, # the default value (ignored when `factory` is given)
     if factory is not None: return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
 
-# %% ../nbs/00_config.ipynb #dab23d80
+# %% ../nbs/00_config.ipynb #dfa1eab9
 @dataclass
 class RunConfig:
     "Where the run writes its folder."
@@ -72,6 +72,7 @@ class TokenizerConfig:
     kind: str = opt("bpe", registry="tokenizers") # `bpe` (byte-level), `unigram`, `wordpiece`, `sp-unigram` or `sp-bpe`
     vocab_size: int = opt(4096, ge=32) # vocabulary size, special tokens included
     min_frequency: int = opt(2, ge=1) # pairs seen fewer times than this are not merged
+    sample_bytes: int = opt(100_000_000, ge=0) # training text fed to the trainer, at most (SentencePiece holds it in memory); 0: all
 
 @dataclass
 class ModelConfig:
@@ -161,7 +162,7 @@ class Config:
     tracking: TrackingConfig = opt(factory=TrackingConfig) # MLflow
     safety: SafetyConfig = opt(factory=SafetyConfig) # secret / PII filtering and generation checks
 
-# %% ../nbs/00_config.ipynb #b0df55d3
+# %% ../nbs/00_config.ipynb #f4228385
 def _as_dict(obj):
     return dataclasses.asdict(obj) if is_dataclass(obj) else obj
 
@@ -179,7 +180,7 @@ def schema_keys(cls=Config) -> list[str]:
     "Every dotted key of the schema `cls`, in declaration order."
     return list(flatten(cls()))
 
-# %% ../nbs/00_config.ipynb #12a86a73
+# %% ../nbs/00_config.ipynb #07b672dd
 def load_yaml(path) -> dict:
     "Read a YAML mapping from `path`, raising `ConfigError` for every way the file can be wrong."
     p = Path(path)
@@ -198,7 +199,7 @@ def load_yaml(path) -> dict:
     if not isinstance(data, dict): raise ConfigError(f"{p}: expected a mapping of config keys, got {type(data).__name__}")
     return data
 
-# %% ../nbs/00_config.ipynb #37378f67
+# %% ../nbs/00_config.ipynb #37913335
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 def parse_override(text:str) -> dict:
@@ -213,7 +214,7 @@ def parse_override(text:str) -> dict:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"override {text!r}: the value {value!r} is not valid YAML ({problem}); quote it") from None
 
-# %% ../nbs/00_config.ipynb #493ac9a3
+# %% ../nbs/00_config.ipynb #c6fceb50
 def _section_types(cls=Config) -> dict:
     return {f.name: f.type for f in fields(cls) if is_dataclass(f.type)}
 
@@ -249,8 +250,10 @@ def _merge(base, layer:dict, where:str):
     except OmegaConfBaseException as e:
         msg = (getattr(e, "msg", None) or str(e)).splitlines()[0]
         raise ConfigError(f"{where}: {e.full_key}: {msg}" if e.full_key else f"{where}: {msg}") from None
+    except (TypeError, ValueError) as e:  # OmegaConf raises these plain for e.g. a mapping given to a list field
+        raise ConfigError(f"{where}: {str(e).splitlines()[0]}") from None
 
-# %% ../nbs/00_config.ipynb #9097a8fa
+# %% ../nbs/00_config.ipynb #b6982af8
 def source_kind(spec:str) -> tuple[str, str]:
     "Split a data source spec into its registry kind and argument."
     m = re.fullmatch(r"([a-z][a-z0-9_-]+):(?!//)(.*)", spec, re.S)
@@ -258,7 +261,7 @@ def source_kind(spec:str) -> tuple[str, str]:
     if re.fullmatch(r"[a-z][a-z0-9_-]*", spec) and not Path(spec).exists(): return spec, ""
     return "files", spec
 
-# %% ../nbs/00_config.ipynb #ccc1145b
+# %% ../nbs/00_config.ipynb #b521a48d
 def _check_registry(kind:str, key:str, value) -> str|None:
     from codex_nb.registry import REGISTRIES
     reg = REGISTRIES[kind]
@@ -287,7 +290,7 @@ def _check_fields(obj, prefix:str="") -> list[str]:
         else: errs += _check_field(f"{prefix}{f.name}", v, f.metadata)
     return errs
 
-# %% ../nbs/00_config.ipynb #98fd15dc
+# %% ../nbs/00_config.ipynb #fc1d92c7
 def _check_sources(source) -> list[str]:
     specs = source if isinstance(source, list) else [source]
     if not specs: return ["data.source is empty: give a source such as stdlib or a folder"]
@@ -315,7 +318,7 @@ def validate_config(cfg:Config) -> Config:
     if errs: raise ConfigError("; ".join(errs))
     return cfg
 
-# %% ../nbs/00_config.ipynb #e71055bc
+# %% ../nbs/00_config.ipynb #8ddbb1fa
 def _complete(cfg:Config) -> Config:
     if cfg.tracking.uri: cfg.tracking.enabled = True
     return cfg
@@ -331,7 +334,7 @@ def load_config(path=None, # YAML recipe; None: the schema defaults alone
     except OmegaConfBaseException as e: raise ConfigError(str(e).splitlines()[0]) from None
     return validate_config(_complete(cfg))
 
-# %% ../nbs/00_config.ipynb #17f836a4
+# %% ../nbs/00_config.ipynb #fca50be8
 def _yaml_scalar(v) -> str:
     return yaml.safe_dump(v, default_flow_style=True, width=10**6).strip().removesuffix("\n...").removesuffix("...").strip()
 

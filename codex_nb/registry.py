@@ -8,7 +8,7 @@ Docs: https://codex-nb.github.io/codex-nb/registry.html.md"""
 __all__ = ['models', 'tokenizers', 'datasets', 'metrics', 'callbacks', 'REGISTRIES', 'RegistryError', 'Registry',
            'registry_table']
 
-# %% ../nbs/02_registry.ipynb #94393ae6
+# %% ../nbs/02_registry.ipynb #bd605fed
 import difflib
 import importlib
 from importlib.metadata import entry_points
@@ -17,13 +17,13 @@ from fastcore.basics import patch
 
 from .config import CodexError
 
-# %% ../nbs/02_registry.ipynb #dac302bc
+# %% ../nbs/02_registry.ipynb #25d668db
 class RegistryError(CodexError, KeyError):
     "An unknown name, a clash between two registrations, or a plugin that fails to load."
     exit_code = 2
     def __str__(self): return str(self.args[0]) if self.args else ""
 
-# %% ../nbs/02_registry.ipynb #c4ae339e
+# %% ../nbs/02_registry.ipynb #ff9764e7
 class Registry:
     "Named objects of one kind, filled by decorators, builtin modules and entry points."
     def __init__(self,
@@ -35,18 +35,20 @@ class Registry:
 
     def __repr__(self): return f"Registry({self.kind!r}, {len(self._items)} registered)"
 
-# %% ../nbs/02_registry.ipynb #bf9c0c71
+# %% ../nbs/02_registry.ipynb #630bd345
 def _same_definition(a, b) -> bool:
     if a is b: return True
-    key = lambda o: (getattr(o, "__module__", None), getattr(o, "__qualname__", None))
-    return key(a) == key(b) and key(a)[1] is not None
+    qa, qb = getattr(a, "__qualname__", None), getattr(b, "__qualname__", None)
+    ma, mb = getattr(a, "__module__", None), getattr(b, "__module__", None)
+    return qa is not None and qa == qb and (ma == mb or "__main__" in (ma, mb))
 
 @patch
 def _register(self:Registry, name:str, obj, origin:str):
     if name in self._items and not _same_definition(self._items[name], obj):
         raise RegistryError(f"{self.kind} '{name}' is already registered by {self._origins[name]}; "
                             f"{origin} registers another object under the same name: rename one of them")
-    self._items[name], self._origins[name] = obj, origin
+    keep_main = name in self._items and getattr(self._items[name], "__module__", None) == "__main__" != getattr(obj, "__module__", None)
+    if not keep_main: self._items[name], self._origins[name] = obj, origin
     return obj
 
 @patch
@@ -59,7 +61,7 @@ def register(self:Registry,
     if obj is not None: return self._register(name or obj.__name__, obj, origin)
     return lambda o: self._register(name or o.__name__, o, origin)
 
-# %% ../nbs/02_registry.ipynb #e714a8d0
+# %% ../nbs/02_registry.ipynb #d81acb0a
 @patch
 def load(self:Registry):
     "Import the builtin modules and the plugins of this registry's entry-point group (once)."
@@ -75,7 +77,7 @@ def load(self:Registry):
         self._register(ep.name, obj, f"plugin {dist}")
     return self
 
-# %% ../nbs/02_registry.ipynb #ac524b7a
+# %% ../nbs/02_registry.ipynb #1ddfca77
 @patch
 def names(self:Registry) -> list[str]:
     "Registered names, sorted."
@@ -112,16 +114,16 @@ def __len__(self:Registry): return len(self.load()._items)
 @patch
 def __iter__(self:Registry): return iter(self.names())
 
-# %% ../nbs/02_registry.ipynb #eca0c405
+# %% ../nbs/02_registry.ipynb #d0bd3a3e
 models = Registry("model", "codex_nb.models")
-tokenizers = Registry("tokenizer", "codex_nb.tokenizers")
-datasets = Registry("dataset source", "codex_nb.datasets")
+tokenizers = Registry("tokenizer", "codex_nb.tokenizers", builtins=("codex_nb.tokenization",))
+datasets = Registry("dataset source", "codex_nb.datasets", builtins=("codex_nb.data",))
 metrics = Registry("metric", "codex_nb.metrics")
 callbacks = Registry("callback", "codex_nb.callbacks")
 
 REGISTRIES = {"models": models, "tokenizers": tokenizers, "datasets": datasets, "metrics": metrics, "callbacks": callbacks}
 
-# %% ../nbs/02_registry.ipynb #38f86450
+# %% ../nbs/02_registry.ipynb #3a6011c8
 def registry_table(kinds=None) -> list[tuple[str, str, str]]:
     "Rows of (registry, name, origin) for the given registry names (default: all)."
     kinds = kinds or list(REGISTRIES)

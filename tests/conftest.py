@@ -11,10 +11,10 @@ TEST_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLEL
             "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
-def run(args, cwd=ROOT, env=None, timeout=300):
-    "Run `args` with the test environment; return the CompletedProcess with text output."
+def run(args, cwd=ROOT, env=None, timeout=300, text=True):
+    "Run `args` with the test environment; return the CompletedProcess (text output, or bytes with `text=False`)."
     full_env = {**os.environ, **TEST_ENV, **(env or {})}
-    return subprocess.run([str(a) for a in args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([str(a) for a in args], cwd=cwd, env=full_env, capture_output=True, text=text, timeout=timeout)
 
 
 def assert_usage_error(result, prog, *needles):
