@@ -7,7 +7,7 @@ Docs: https://codex-nb.github.io/codex-nb/main.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/15_main.ipynb #93dd8df1
+# %% ../nbs/15_main.ipynb #13abf612
 import sys
 
 from .cli import main

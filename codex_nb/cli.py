@@ -9,7 +9,7 @@ __all__ = ['DEFAULT_CONFIG', 'SAMPLES', 'COMMANDS', 'CliParser', 'run_cli', 'des
            'validate_config_main', 'registry_cmd', 'registry_main', 'resolve_cli_config', 'data_cmd', 'data_main',
            'tokenizer_cmd', 'tokenizer_main', 'main']
 
-# %% ../nbs/14_cli.ipynb #f9216875
+# %% ../nbs/14_cli.ipynb #382ed600
 import argparse
 import sys
 import traceback
@@ -20,7 +20,7 @@ from pathlib import Path
 from .config import CodexError, Config, UsageError, config_yaml, load_config
 from .registry import registry_table
 
-# %% ../nbs/14_cli.ipynb #94b74439
+# %% ../nbs/14_cli.ipynb #2d2d48ca
 class CliParser(argparse.ArgumentParser):
     "An `ArgumentParser` that raises `UsageError` instead of printing usage and exiting."
     def __init__(self, *args, **kwargs):
@@ -42,7 +42,7 @@ def run_cli(func, # called with the argument list; returns an exit code (None me
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
 
-# %% ../nbs/14_cli.ipynb #dc748373
+# %% ../nbs/14_cli.ipynb #626fe835
 def _approx_params(cfg:Config) -> int:
     m = cfg.model
     vocab = m.vocab_size or cfg.tokenizer.vocab_size
@@ -82,7 +82,7 @@ def describe(cfg:Config) -> str:
     ]
     return "\n".join(f"  {k:<12} {v}" for k, v in rows)
 
-# %% ../nbs/14_cli.ipynb #76436c59
+# %% ../nbs/14_cli.ipynb #c5e0ed44
 def validate_config_cmd(argv:list[str]) -> int:
     "Validate a config file and overrides; print the plan or the resolved YAML."
     p = CliParser(prog="codex-validate-config", description="Validate a config without running it.")
@@ -99,7 +99,7 @@ def validate_config_main(argv:list[str]|None=None) -> int:
     "Console script `codex-validate-config`."
     return run_cli(validate_config_cmd, sys.argv[1:] if argv is None else argv, "codex-validate-config")
 
-# %% ../nbs/14_cli.ipynb #c4522ff6
+# %% ../nbs/14_cli.ipynb #70f109eb
 def registry_cmd(argv:list[str]) -> int:
     "Print the registered names of the given registries (default: all)."
     p = CliParser(prog="codex-registry", description="List registered models, tokenizers, datasets, metrics and callbacks.")
@@ -113,7 +113,7 @@ def registry_main(argv:list[str]|None=None) -> int:
     "Console script `codex-registry`."
     return run_cli(registry_cmd, sys.argv[1:] if argv is None else argv, "codex-registry")
 
-# %% ../nbs/14_cli.ipynb #8cec303b
+# %% ../nbs/14_cli.ipynb #32a38de4
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
 def resolve_cli_config(args:list[str]) -> tuple[Config, str]:
@@ -123,7 +123,7 @@ def resolve_cli_config(args:list[str]) -> tuple[Config, str]:
     if config is None and DEFAULT_CONFIG.is_file(): config = str(DEFAULT_CONFIG)
     return load_config(config, overrides), config or "the schema defaults"
 
-# %% ../nbs/14_cli.ipynb #547e8934
+# %% ../nbs/14_cli.ipynb #fd0bb897
 def _mb(n:int) -> str: return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 def _data_prepare(a) -> int:
@@ -172,7 +172,7 @@ def data_main(argv:list[str]|None=None) -> int:
     "Console script `codex-data`."
     return run_cli(data_cmd, sys.argv[1:] if argv is None else argv, "codex-data")
 
-# %% ../nbs/14_cli.ipynb #b4bdb1b0
+# %% ../nbs/14_cli.ipynb #2703aa23
 SAMPLES = ["def add(a, b):\n    return a + b\n", "for i in range(10):\n\tprint(f'{i:>3}')\r\n", "# coding: utf-8 — café 🙂"]
 
 def _corpus_texts(specs:list[str], include:list[str]|None=None):
@@ -220,7 +220,7 @@ def _tok_decode(a) -> int:
     sys.stdout.write(tok.decode(ids, skip_special_tokens=False))
     return 0
 
-# %% ../nbs/14_cli.ipynb #2d39455d
+# %% ../nbs/14_cli.ipynb #79919e5c
 def _tok_inspect(a) -> int:
     from codex_nb.tokenization import SPECIAL_TOKENS, UNK, load_tokenizer, tokenizer_sha256
     tok = load_tokenizer(a.tokenizer)
@@ -261,7 +261,7 @@ def _tok_export(a) -> int:
     print(f"exported {a.tokenizer} to {a.out} (loads with transformers.AutoTokenizer.from_pretrained)")
     return 0
 
-# %% ../nbs/14_cli.ipynb #9f4ec511
+# %% ../nbs/14_cli.ipynb #f7594fca
 def tokenizer_cmd(argv:list[str]) -> int:
     "`codex-tokenizer train|encode|decode|inspect|export`."
     p = CliParser(prog="codex-tokenizer", description="Train, use and inspect tokenizers.")
@@ -294,7 +294,7 @@ def tokenizer_main(argv:list[str]|None=None) -> int:
     "Console script `codex-tokenizer`."
     return run_cli(tokenizer_cmd, sys.argv[1:] if argv is None else argv, "codex-tokenizer")
 
-# %% ../nbs/14_cli.ipynb #5e0daa4e
+# %% ../nbs/14_cli.ipynb #555850c8
 COMMANDS = {
     "data": (data_main, "prepare a dataset (manifest, tokenizer, token shards) or verify it against its sources"),
     "tokenizer": (tokenizer_main, "train, encode, decode, inspect and export tokenizers"),

@@ -8,7 +8,7 @@ Docs: https://codex-nb.github.io/codex-nb/registry.html.md"""
 __all__ = ['models', 'tokenizers', 'datasets', 'metrics', 'callbacks', 'REGISTRIES', 'RegistryError', 'Registry',
            'registry_table']
 
-# %% ../nbs/02_registry.ipynb #bd605fed
+# %% ../nbs/02_registry.ipynb #82e76de1
 import difflib
 import importlib
 from importlib.metadata import entry_points
@@ -17,13 +17,13 @@ from fastcore.basics import patch
 
 from .config import CodexError
 
-# %% ../nbs/02_registry.ipynb #25d668db
+# %% ../nbs/02_registry.ipynb #011729c0
 class RegistryError(CodexError, KeyError):
     "An unknown name, a clash between two registrations, or a plugin that fails to load."
     exit_code = 2
     def __str__(self): return str(self.args[0]) if self.args else ""
 
-# %% ../nbs/02_registry.ipynb #ff9764e7
+# %% ../nbs/02_registry.ipynb #3c17076d
 class Registry:
     "Named objects of one kind, filled by decorators, builtin modules and entry points."
     def __init__(self,
@@ -35,7 +35,7 @@ class Registry:
 
     def __repr__(self): return f"Registry({self.kind!r}, {len(self._items)} registered)"
 
-# %% ../nbs/02_registry.ipynb #630bd345
+# %% ../nbs/02_registry.ipynb #31c55ce3
 def _same_definition(a, b) -> bool:
     if a is b: return True
     qa, qb = getattr(a, "__qualname__", None), getattr(b, "__qualname__", None)
@@ -61,7 +61,7 @@ def register(self:Registry,
     if obj is not None: return self._register(name or obj.__name__, obj, origin)
     return lambda o: self._register(name or o.__name__, o, origin)
 
-# %% ../nbs/02_registry.ipynb #d81acb0a
+# %% ../nbs/02_registry.ipynb #234a4451
 @patch
 def load(self:Registry):
     "Import the builtin modules and the plugins of this registry's entry-point group (once)."
@@ -77,7 +77,7 @@ def load(self:Registry):
         self._register(ep.name, obj, f"plugin {dist}")
     return self
 
-# %% ../nbs/02_registry.ipynb #1ddfca77
+# %% ../nbs/02_registry.ipynb #b571969a
 @patch
 def names(self:Registry) -> list[str]:
     "Registered names, sorted."
@@ -114,8 +114,8 @@ def __len__(self:Registry): return len(self.load()._items)
 @patch
 def __iter__(self:Registry): return iter(self.names())
 
-# %% ../nbs/02_registry.ipynb #d0bd3a3e
-models = Registry("model", "codex_nb.models")
+# %% ../nbs/02_registry.ipynb #cf26e239
+models = Registry("model", "codex_nb.models", builtins=("codex_nb.models",))
 tokenizers = Registry("tokenizer", "codex_nb.tokenizers", builtins=("codex_nb.tokenization",))
 datasets = Registry("dataset source", "codex_nb.datasets", builtins=("codex_nb.data",))
 metrics = Registry("metric", "codex_nb.metrics")
@@ -123,7 +123,7 @@ callbacks = Registry("callback", "codex_nb.callbacks")
 
 REGISTRIES = {"models": models, "tokenizers": tokenizers, "datasets": datasets, "metrics": metrics, "callbacks": callbacks}
 
-# %% ../nbs/02_registry.ipynb #3a6011c8
+# %% ../nbs/02_registry.ipynb #c33f4f8f
 def registry_table(kinds=None) -> list[tuple[str, str, str]]:
     "Rows of (registry, name, origin) for the given registry names (default: all)."
     kinds = kinds or list(REGISTRIES)

@@ -8,7 +8,7 @@ Docs: https://codex-nb.github.io/codex-nb/repro.html.md"""
 __all__ = ['KEY_PACKAGES', 'ENV_PREFIXES', 'ENV_NAMES', 'seed_everything', 'set_deterministic', 'get_rng_state', 'set_rng_state',
            'mask_env_value', 'env_fingerprint', 'save_fingerprint', 'fingerprint_diff']
 
-# %% ../nbs/01_repro.ipynb #674911c4
+# %% ../nbs/01_repro.ipynb #4f2b6781
 import importlib.metadata
 import json
 import os
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-# %% ../nbs/01_repro.ipynb #17627d3b
+# %% ../nbs/01_repro.ipynb #b39901f6
 def seed_everything(seed:int) -> int: # the seed, in [0, 2**32 - 1] (NumPy's limit)
     "Seed python, numpy and torch (CPU and every CUDA device); return `seed`."
     if not 0 <= seed < 2**32: raise ValueError(f"seed={seed} is out of range: use 0 <= seed < 2**32")
@@ -31,7 +31,7 @@ def seed_everything(seed:int) -> int: # the seed, in [0, 2**32 - 1] (NumPy's lim
     os.environ["PYTHONHASHSEED"] = str(seed)  # inherited by child processes
     return seed
 
-# %% ../nbs/01_repro.ipynb #4a0749fc
+# %% ../nbs/01_repro.ipynb #265c035d
 def set_deterministic(on:bool=True, # deterministic algorithms on or off
                       warn_only:bool=False, # warn instead of raising on an op without a deterministic implementation
                      ) -> bool:
@@ -43,7 +43,7 @@ def set_deterministic(on:bool=True, # deterministic algorithms on or off
     torch.backends.cudnn.benchmark = not on
     return prev
 
-# %% ../nbs/01_repro.ipynb #7c3f6abf
+# %% ../nbs/01_repro.ipynb #006194bc
 def get_rng_state() -> dict:
     "Every RNG state (python, numpy, torch CPU, CUDA) as tensors, numbers and lists."
     version, mt, gauss = random.getstate()
@@ -67,7 +67,7 @@ def set_rng_state(state:dict): # as returned by `get_rng_state`
         if not torch.cuda.is_available(): raise RuntimeError("this RNG state holds CUDA generators but no CUDA device is available")
         torch.cuda.set_rng_state_all(state["cuda"])
 
-# %% ../nbs/01_repro.ipynb #aac8745c
+# %% ../nbs/01_repro.ipynb #748503eb
 KEY_PACKAGES = ["codex-nb", "torch", "numpy", "transformers", "tokenizers", "sentencepiece", "datasets", "safetensors",
                 "peft", "mlflow", "omegaconf", "fastcore"]
 ENV_PREFIXES = ("OMP_", "MKL_", "OPENBLAS_", "CUDA_", "CUBLAS_", "NCCL_", "TORCH", "PYTORCH_", "HF_", "TRANSFORMERS_",
@@ -81,7 +81,7 @@ def mask_env_value(name:str, value:str) -> str:
     if _SECRET_NAME.search(name): return "***" if value else value
     return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", value)
 
-# %% ../nbs/01_repro.ipynb #06c015bc
+# %% ../nbs/01_repro.ipynb #b8bd1a86
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -122,7 +122,7 @@ def _versions(names) -> dict:
         except importlib.metadata.PackageNotFoundError: out[n] = None
     return out
 
-# %% ../nbs/01_repro.ipynb #3d028e9d
+# %% ../nbs/01_repro.ipynb #626a898a
 def env_fingerprint(code_dir=None, # folder whose git commit is recorded; default: where codex_nb's source lives
                    ) -> dict:
     "Where this process runs: python, OS, CPU, memory, accelerators, package versions, git and selected env vars."
@@ -146,7 +146,7 @@ def save_fingerprint(path, fingerprint:dict|None=None) -> Path:
     path.write_text(json.dumps(fingerprint or env_fingerprint(), indent=2, sort_keys=True) + "\n")
     return path
 
-# %% ../nbs/01_repro.ipynb #0c321778
+# %% ../nbs/01_repro.ipynb #b9ffaa9a
 def _flat(d, prefix=""):
     out = {}
     for k, v in d.items():

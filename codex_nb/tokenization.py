@@ -11,7 +11,7 @@ __all__ = ['EOT', 'PAD', 'MASK', 'FIM_PREFIX', 'FIM_MIDDLE', 'FIM_SUFFIX', 'UNK'
            'save_tokenizer', 'load_tokenizer', 'tokenizer_sha256', 'resolve_run_dir', 'prepared_tokenizer',
            'prepared_shards', 'prepare_data']
 
-# %% ../nbs/04_tokenization.ipynb #43d22b23
+# %% ../nbs/04_tokenization.ipynb #ae46634f
 import hashlib
 import io
 import json
@@ -26,7 +26,7 @@ from .config import CodexError, Config, UsageError
 from .data import build_manifest, iter_documents, write_json, write_tokens
 from .registry import tokenizers as TOKENIZERS
 
-# %% ../nbs/04_tokenization.ipynb #e9c73d25
+# %% ../nbs/04_tokenization.ipynb #75bb4da0
 EOT, PAD, MASK = "<|endoftext|>", "<|pad|>", "<|mask|>"
 FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX = "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>"
 UNK = "<unk>"
@@ -38,7 +38,7 @@ def base_vocab(kind:str) -> int:
     extra = {"bpe": 0, "unigram": 0, "wordpiece": 1, "sp-unigram": 4, "sp-bpe": 4}  # <unk>; SentencePiece also \n \t \r
     return BYTE_ALPHABET + len(SPECIAL_TOKENS) + extra[kind]
 
-# %% ../nbs/04_tokenization.ipynb #1da33881
+# %% ../nbs/04_tokenization.ipynb #b9ed4b7b
 def _byte_level(tok:Tokenizer, decoder=None) -> Tokenizer:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoder or decoders.ByteLevel()
@@ -54,7 +54,7 @@ def train_bpe(texts:Iterator[str], vocab_size:int, min_frequency:int=2, show_pro
     tok.train_from_iterator(texts, tr)
     return tok
 
-# %% ../nbs/04_tokenization.ipynb #91d9c6a4
+# %% ../nbs/04_tokenization.ipynb #6602e50c
 @TOKENIZERS.register("unigram")
 def train_unigram(texts:Iterator[str], vocab_size:int, min_frequency:int=2, show_progress:bool=False) -> Tokenizer:
     "Byte-level Unigram language model (`min_frequency` does not apply)."
@@ -64,7 +64,7 @@ def train_unigram(texts:Iterator[str], vocab_size:int, min_frequency:int=2, show
     tok.train_from_iterator(texts, tr)
     return tok
 
-# %% ../nbs/04_tokenization.ipynb #2cd74e90
+# %% ../nbs/04_tokenization.ipynb #cb96716e
 WORDPIECE_PREFIX = "\u2581"
 
 @TOKENIZERS.register("wordpiece")
@@ -87,7 +87,7 @@ def _canonical_wordpiece(tok:Tokenizer) -> Tokenizer:
     spec["model"]["vocab"] = {**{t: vocab[t] for t in fixed}, **{t: i for i, t in enumerate(rest, start=len(fixed))}}
     return Tokenizer.from_str(json.dumps(spec))
 
-# %% ../nbs/04_tokenization.ipynb #523d39d8
+# %% ../nbs/04_tokenization.ipynb #9885b125
 SP_MAX_SENTENCE = 16384
 
 def _line_chunks(texts:Iterable[str], limit:int=SP_MAX_SENTENCE // 2) -> Iterator[str]:
@@ -114,7 +114,7 @@ def _train_sentencepiece(texts, vocab_size:int, model_type:str):
     except RuntimeError as e: raise UsageError(f"SentencePiece refused to train: {str(e).splitlines()[-1]}") from None
     return spm.SentencePieceProcessor(model_proto=out.getvalue())
 
-# %% ../nbs/04_tokenization.ipynb #e03f1b0f
+# %% ../nbs/04_tokenization.ipynb #73a28c9e
 def _bpe_merges(vocab:dict, skip:set) -> list[tuple[str, str]]:
     "BPE merges implied by a SentencePiece BPE vocabulary, ordered by the rank of the merged piece."
     merges = []
@@ -150,7 +150,7 @@ def train_sp_bpe(texts:Iterator[str], vocab_size:int, min_frequency:int=2, show_
     "SentencePiece BPE, set up for code, converted to `tokenizers`."
     return sentencepiece_to_tokenizer(_train_sentencepiece(texts, vocab_size, "bpe"), "bpe")
 
-# %% ../nbs/04_tokenization.ipynb #702405dc
+# %% ../nbs/04_tokenization.ipynb #998e6e4c
 def _capped(texts:Iterable[str], max_bytes:int) -> Iterator[str]:
     total = 0
     for t in texts:
@@ -175,7 +175,7 @@ def train_tokenizer(texts:Iterable[str], # documents, streamed
     check_vocab_size(kind, vocab_size)
     return TOKENIZERS[kind](_capped(texts, sample_bytes), vocab_size, min_frequency, show_progress)
 
-# %% ../nbs/04_tokenization.ipynb #64e01b16
+# %% ../nbs/04_tokenization.ipynb #75e57b4d
 def _file_sha256(path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -214,7 +214,7 @@ def tokenizer_sha256(path) -> str:
     p = Path(path)
     return _file_sha256(p / "tokenizer.json" if p.is_dir() else p)
 
-# %% ../nbs/04_tokenization.ipynb #58567dc4
+# %% ../nbs/04_tokenization.ipynb #41659683
 def resolve_run_dir(cfg:Config) -> Path:
     "`run.dir`, or a new `<run.root>/<UTC timestamp>` folder name."
     if cfg.run.dir: return Path(cfg.run.dir)
@@ -246,7 +246,7 @@ def _build_dir(final:Path, build) -> Path:
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return final
 
-# %% ../nbs/04_tokenization.ipynb #6d80ae4b
+# %% ../nbs/04_tokenization.ipynb #4a8e5e1f
 def prepared_tokenizer(cfg:Config, manifest:dict, cache:Path, progress:bool=False) -> Path:
     "The cached tokenizer folder for this dataset and these settings, trained if absent."
     t = cfg.tokenizer
