@@ -12,7 +12,7 @@ __all__ = ['PRECISIONS', 'IGNORE_INDEX', 'LORA_TARGETS', 'MODEL_FORMAT_VERSION',
            'hf_state_dict', 'apply_lora', 'save_lora', 'load_lora', 'merge_lora', 'save_model_folder',
            'read_model_config', 'load_weights', 'load_model_folder']
 
-# %% ../nbs/05_models.ipynb #4d619f5e
+# %% ../nbs/05_models.ipynb #2e2506c5
 import json
 import math
 from dataclasses import asdict, dataclass, fields
@@ -27,7 +27,7 @@ from torch import nn
 from .config import CodexError, ModelConfig, UsageError
 from .registry import models as MODELS
 
-# %% ../nbs/05_models.ipynb #d79b05f4
+# %% ../nbs/05_models.ipynb #ab0aa706
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 def resolve_device(name:str="auto") -> torch.device:
@@ -54,7 +54,7 @@ def resolve_dtype(precision:str, device:torch.device) -> torch.dtype:
         raise UsageError(f"training.precision=bf16: {torch.cuda.get_device_name(device)} has no bf16 support; use fp16 or fp32")
     return PRECISIONS[precision]
 
-# %% ../nbs/05_models.ipynb #ba01e7ea
+# %% ../nbs/05_models.ipynb #e8ba6c88
 IGNORE_INDEX = -100
 
 @dataclass
@@ -80,7 +80,7 @@ def positions_from_mask(attention_mask:torch.Tensor) -> torch.Tensor:
     "Position of every token counted over real tokens only, so left padding does not shift positions."
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
-# %% ../nbs/05_models.ipynb #52df6897
+# %% ../nbs/05_models.ipynb #c5bedfe8
 def ffn_size(cfg:ModelConfig) -> int:
     "Feed-forward width: `intermediate_size`, else 4 x n_embd (gelu) or 8/3 x n_embd rounded up to 64 (swiglu)."
     if cfg.intermediate_size: return cfg.intermediate_size
@@ -110,7 +110,7 @@ class MLP(nn.Module):
             return self.dropout(self.c_proj(F.silu(gate) * up))
         return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
 
-# %% ../nbs/05_models.ipynb #fa58d593
+# %% ../nbs/05_models.ipynb #13a69e48
 class Rotary(nn.Module):
     "RoPE tables for positions 0..block_size-1 (transformers' Llama convention)."
     def __init__(self, head_dim:int, block_size:int, theta:float):
@@ -153,7 +153,7 @@ class Block(nn.Module):
         x = x + self.attn(self.ln_1(x), rotary, positions, mask)
         return x + self.mlp(self.ln_2(x))
 
-# %% ../nbs/05_models.ipynb #bb98fb51
+# %% ../nbs/05_models.ipynb #d74262af
 def _check(cfg:ModelConfig):
     if cfg.vocab_size is None:
         raise UsageError("model.vocab_size is not set: it comes from the tokenizer when codex-train builds the model, or set it")
@@ -184,7 +184,7 @@ class GPT(nn.Module):
         if isinstance(m, (nn.Linear, nn.Embedding)): nn.init.normal_(m.weight, mean=0.0, std=0.02)
         if isinstance(m, nn.Linear) and m.bias is not None: nn.init.zeros_(m.bias)
 
-# %% ../nbs/05_models.ipynb #f3dcae44
+# %% ../nbs/05_models.ipynb #472ca872
 @patch
 def forward(self:GPT,
             input_ids:torch.Tensor, # (batch, time) token ids
@@ -212,7 +212,7 @@ def build_gpt(cfg:ModelConfig) -> GPT:
     "Our decoder, from `cfg`."
     return GPT(cfg)
 
-# %% ../nbs/05_models.ipynb #210968b1
+# %% ../nbs/05_models.ipynb #946264eb
 def param_count(model:nn.Module, trainable_only:bool=False) -> int:
     "Number of distinct parameters (shared ones counted once)."
     seen, n = set(), 0
@@ -225,7 +225,7 @@ def flops_per_token(cfg:ModelConfig, n_params:int) -> float:
     "Training FLOPs per token (forward + backward): 6N + 12 · n_layer · n_embd · block_size."
     return 6 * n_params + 12 * cfg.n_layer * cfg.n_embd * cfg.block_size
 
-# %% ../nbs/05_models.ipynb #4f6c67f4
+# %% ../nbs/05_models.ipynb #a691adcf
 class HFModel(nn.Module):
     "A `transformers` model behind codex_nb's interface."
     def __init__(self, hf:nn.Module, cfg:ModelConfig, causal:bool=True):
@@ -274,7 +274,7 @@ def build_minilm(cfg:ModelConfig) -> HFModel:
                    attention_probs_dropout_prob=cfg.dropout, layer_norm_eps=cfg.norm_eps, type_vocab_size=1, pad_token_id=1)
     return HFModel(BertForMaskedLM(c), cfg, causal=False)
 
-# %% ../nbs/05_models.ipynb #aced3e5b
+# %% ../nbs/05_models.ipynb #201a9c0b
 def mask_for_mlm(input_ids:torch.Tensor, # (batch, time)
                  mask_id:int, vocab_size:int,
                  special_ids:tuple=(), # ids never chosen (end-of-text, padding, ...)
@@ -291,7 +291,7 @@ def mask_for_mlm(input_ids:torch.Tensor, # (batch, time)
     inputs = torch.where(chosen & (r >= 0.8) & (r < 0.9), random_tok, inputs)
     return inputs, labels
 
-# %% ../nbs/05_models.ipynb #1d2ca11c
+# %% ../nbs/05_models.ipynb #fd8ce019
 def hf_architecture(cfg:ModelConfig) -> str:
     "`gpt2` or `llama`: the `transformers` architecture a `gpt` config is; a `CodexError` for any other option set."
     shape = (cfg.pos_embedding, cfg.norm, cfg.mlp)
@@ -304,7 +304,7 @@ def hf_config(cfg:ModelConfig):
     "The `transformers` config of the architecture that a `gpt` config is."
     return (build_hf_gpt2 if hf_architecture(cfg) == "gpt2" else build_hf_llama)(cfg).hf.config
 
-# %% ../nbs/05_models.ipynb #d2b3b5fa
+# %% ../nbs/05_models.ipynb #d4892953
 def _gpt2_names(sd:dict, cfg:ModelConfig) -> dict:
     out = {}
     for k, v in sd.items():
@@ -337,7 +337,7 @@ def hf_state_dict(model:GPT) -> dict:
     cfg, sd = model.model_config, {k: v.detach() for k, v in model.state_dict().items()}
     return _gpt2_names(sd, cfg) if hf_architecture(cfg) == "gpt2" else _llama_names(sd, cfg)
 
-# %% ../nbs/05_models.ipynb #469fcbc3
+# %% ../nbs/05_models.ipynb #65ae2c37
 LORA_TARGETS = {
     "gpt": ["c_attn", "c_proj", "c_fc"],
     "hf-gpt2": ["c_attn", "c_proj", "c_fc"],  # Conv1D layers: peft needs fan_in_fan_out
@@ -379,7 +379,7 @@ def merge_lora(peft_model) -> nn.Module:
     "The base model with the adapters folded into its weights."
     return peft_model.merge_and_unload()
 
-# %% ../nbs/05_models.ipynb #79c74ebf
+# %% ../nbs/05_models.ipynb #0bf2645d
 MODEL_FORMAT_VERSION = 1
 
 def _shared_keys(model:nn.Module) -> set[str]:
@@ -397,13 +397,15 @@ def save_model_folder(model:nn.Module, out_dir, tokenizer_file=None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     skip = _shared_keys(model)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items() if k not in skip}
-    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt", "codex_nb_format": str(MODEL_FORMAT_VERSION)})
+    # one metadata key only: safetensors writes its metadata in hash-map order, so two keys would make equal weights
+    # differ byte for byte between processes (the format version lives in model_config.json)
+    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
     meta = {"format_version": MODEL_FORMAT_VERSION, **asdict(model.model_config)}
     (out / "model_config.json").write_text(json.dumps(meta, indent=2) + "\n")
     if tokenizer_file: (out / "tokenizer.json").write_bytes(Path(tokenizer_file).read_bytes())
     return out
 
-# %% ../nbs/05_models.ipynb #d77e0420
+# %% ../nbs/05_models.ipynb #8e3b2867
 def read_model_config(folder) -> ModelConfig:
     "The `ModelConfig` stored in a model folder."
     f = Path(folder) / "model_config.json"

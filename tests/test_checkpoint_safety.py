@@ -1,0 +1,154 @@
+"Checkpoint safety: corruption is detected and skipped by name, crafted pickles never run, newer formats are refused, retention keeps its promises."
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from codex_nb.checkpoint import (FORMAT_VERSION, CheckpointManager, Checkpointer, CorruptCheckpoint, load_checkpoint,
+                                 to_keep, verify_checkpoint, write_sums)
+from codex_nb.config import CodexError, ModelConfig, TrainingConfig
+from codex_nb.learner import Learner, TokenBatches
+from codex_nb.models import build_gpt
+
+torch.set_num_threads(1)
+STREAM = np.tile(np.arange(40, dtype=np.uint16), 100)
+
+
+def learner(root, steps=6, every=2, keep_last=5):
+    torch.manual_seed(0)
+    l = Learner(build_gpt(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=16, vocab_size=40)),
+                TokenBatches(STREAM, 16, 2), TrainingConfig(max_steps=steps, batch_size=2, warmup_steps=0))
+    mgr = CheckpointManager(root, keep_last=keep_last)
+    l.add_cbs([Checkpointer(mgr, every=every)])
+    return l, mgr
+
+
+def test_checkpoint_folder_layout_and_sums(tmp_path):
+    l, mgr = learner(tmp_path)
+    l.fit()
+    assert [p.name for p in mgr.steps()] == ["step-00000002", "step-00000004", "step-00000006"]
+    assert (tmp_path / "LATEST").read_text() == "step-00000006\n"
+    folder = mgr.steps()[-1]
+    assert sorted(p.name for p in folder.iterdir()) == ["SHA256SUMS", "meta.json", "model.safetensors", "model_config.json",
+                                                       "trainer_state.pt"]
+    names = [line.split("  ")[1] for line in (folder / "SHA256SUMS").read_text().splitlines()]
+    assert sorted(names) == ["meta.json", "model.safetensors", "model_config.json", "trainer_state.pt"]
+    meta = verify_checkpoint(folder)
+    assert meta["format_version"] == FORMAT_VERSION and meta["step"] == 6 and "train/loss" in meta["metrics"]
+
+
+def test_flipped_byte_in_newest_falls_back_to_previous_naming_it(tmp_path):
+    l, mgr = learner(tmp_path)
+    l.fit()
+    f = tmp_path / "step-00000006" / "trainer_state.pt"
+    raw = bytearray(f.read_bytes()); raw[len(raw) // 2] ^= 1; f.write_bytes(bytes(raw))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        assert mgr.load_latest(quarantine=True).name == "step-00000004"
+    assert any("step-00000006" in str(x.message) and "corrupt" in str(x.message) for x in w)
+    assert (tmp_path / ".corrupt-step-00000006").is_dir()  # moved aside, never deleted
+
+
+def test_all_corrupt_is_an_error_naming_them(tmp_path):
+    l, mgr = learner(tmp_path, steps=4)
+    l.fit()
+    for p in mgr.steps(): (p / "SHA256SUMS").unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(CorruptCheckpoint, match="every checkpoint is corrupt or incomplete: step-00000004, step-00000002"):
+            mgr.load_latest()
+
+
+class Evil:
+    def __reduce__(self): return (os.system, (f"touch {os.environ['EVIL_MARKER']}",))
+
+
+def test_crafted_pickle_with_matching_checksum_runs_no_code(tmp_path, monkeypatch):
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("EVIL_MARKER", str(marker))
+    l, mgr = learner(tmp_path / "ck")
+    l.fit()
+    folder = mgr.steps()[-1]
+    torch.save({"step": 6, "payload": Evil()}, folder / "trainer_state.pt")
+    write_sums(folder)  # the attacker also fixes the checksums
+    verify_checkpoint(folder)  # checksums alone cannot tell
+    fresh, _ = learner(tmp_path / "other")
+    with pytest.raises(CorruptCheckpoint, match="refused to load it"):
+        load_checkpoint(fresh, folder)
+    assert not marker.exists()
+
+
+def test_newer_format_version_is_refused(tmp_path):
+    l, mgr = learner(tmp_path, steps=2)
+    l.fit()
+    folder = mgr.steps()[-1]
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({**meta, "format_version": FORMAT_VERSION + 1}))
+    write_sums(folder)
+    with pytest.raises(CodexError, match="newer than this codex_nb reads"):
+        verify_checkpoint(folder)
+
+
+def test_stale_temporary_folders_are_cleaned_at_start(tmp_path):
+    (tmp_path / ".tmp-step-00000004-123").mkdir(parents=True)
+    (tmp_path / ".tmp-step-00000004-123" / "model.safetensors").write_bytes(b"partial")
+    CheckpointManager(tmp_path)
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+ckpts = st.lists(st.tuples(st.integers(1, 10_000), st.one_of(st.none(), st.floats(0, 10, allow_nan=False))),
+                 unique_by=lambda t: t[0], max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ckpts=ckpts, keep_last=st.integers(0, 5), keep_best=st.integers(0, 5), mode=st.sampled_from(["min", "max"]))
+def test_retention_never_deletes_the_newest_or_the_best(ckpts, keep_last, keep_best, mode):
+    keep = to_keep(ckpts, keep_last, keep_best, mode)
+    if not ckpts:
+        assert keep == set()
+        return
+    steps = sorted(s for s, _ in ckpts)
+    assert steps[-1] in keep
+    assert set(steps[-max(keep_last, 1):]) <= keep
+    scored = [(m, s) for s, m in ckpts if m is not None]
+    if scored:
+        best = min(m for m, _ in scored) if mode == "min" else max(m for m, _ in scored)
+        assert any(m == best for s, m in ckpts if s in keep)
+        good = sorted((m if mode == "min" else -m) for m, _ in scored)[:max(keep_best, 1)]
+        kept_scores = sorted((m if mode == "min" else -m) for s, m in ckpts if s in keep and m is not None)
+        assert kept_scores[:len(good)] == good
+    assert len(keep) <= max(keep_last, 1) + max(keep_best, 1)
+    assert keep <= set(steps)
+
+
+def test_retention_on_disk_keeps_best_by_metric(tmp_path):
+    l, mgr = learner(tmp_path, steps=10, every=1, keep_last=2)
+    mgr.keep_best, mgr.metric = 1, "train/loss"
+    l.fit()
+    metas = {p.name: json.loads((p / "meta.json").read_text())["metrics"]["train/loss"] for p in mgr.steps()}
+    assert "step-00000010" in metas and "step-00000009" in metas
+    assert len(metas) <= 3
+
+
+def test_mlm_batches_resume_exactly_and_bf16_trains_on_cpu(tmp_path):
+    from codex_nb.learner import MLMBatches
+    from codex_nb.models import build_minilm
+    a = MLMBatches(TokenBatches(STREAM, 16, 2, seed=3), mask_id=2, vocab_size=40, special_ids=(0,), seed=4)
+    for _ in range(5): a.next_batch()
+    state = a.state_dict()
+    b = MLMBatches(TokenBatches(STREAM, 16, 2, seed=3), mask_id=2, vocab_size=40, special_ids=(0,), seed=99)
+    torch.save(state, tmp_path / "s.pt")
+    b.load_state_dict(torch.load(tmp_path / "s.pt", weights_only=True))
+    for _ in range(3):
+        (x1, y1), (x2, y2) = a.next_batch(), b.next_batch()
+        assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    torch.manual_seed(0)
+    enc = build_minilm(ModelConfig(name="minilm", n_layer=1, n_head=2, n_embd=32, block_size=16, vocab_size=40))
+    l = Learner(enc, a, TrainingConfig(max_steps=3, batch_size=2, precision="bf16", warmup_steps=0))
+    l.fit()
+    assert torch.isfinite(l.loss) and l.step == 3
