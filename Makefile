@@ -2,13 +2,17 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup sync lint nbtest pytest readme export lab
+.PHONY: demo test test-slow setup sync lint nbtest pytest readme export lab
 
 demo: setup ## run the main job on the embedded default config
 	$(BIN)/codex-validate-config configs/default.yaml
 
 test: setup ## every check: sync, ruff, notebook tests, pytest
 	bash tools/test.sh
+
+test-slow: setup ## the slow tests and the notebook cells flagged slow (torch.compile, long runs)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow tests
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --flags slow
 
 setup: ## .venv, CPU torch, the project with its dev extra, Debian packages (idempotent)
 	bash tools/setup.sh

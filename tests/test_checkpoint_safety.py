@@ -152,3 +152,17 @@ def test_mlm_batches_resume_exactly_and_bf16_trains_on_cpu(tmp_path):
     l = Learner(enc, a, TrainingConfig(max_steps=3, batch_size=2, precision="bf16", warmup_steps=0))
     l.fit()
     assert torch.isfinite(l.loss) and l.step == 3
+
+
+@pytest.mark.slow
+def test_compiled_learner_trains_and_resumes_like_eager(tmp_path):
+    "torch.compile changes the speed, not the checkpoint: a compiled run's checkpoint resumes in an eager learner."
+    l, mgr = learner(tmp_path, steps=4, every=2)
+    l.cfg.compile = True
+    l.fwd = torch.compile(l.model)
+    l.fit()
+    assert torch.isfinite(l.loss)
+    fresh, _ = learner(tmp_path / "x")
+    load_checkpoint(fresh, mgr.steps()[-1])
+    assert fresh.step == 4
+    for k, v in l.model.state_dict().items(): assert torch.equal(v, fresh.model.state_dict()[k])
