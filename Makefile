@@ -4,8 +4,8 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test test-slow setup sync lint nbtest pytest readme export lab
 
-demo: setup ## run the main job on the embedded default config
-	$(BIN)/codex-validate-config configs/default.yaml
+demo: setup ## train the main job on the embedded default config (configs/default.yaml, the stdlib corpus)
+	OMP_NUM_THREADS=2 $(BIN)/codex-train
 
 test: setup ## every check: sync, ruff, notebook tests, pytest
 	bash tools/test.sh

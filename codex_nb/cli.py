@@ -7,20 +7,21 @@ Docs: https://codex-nb.github.io/codex-nb/cli.html.md"""
 # %% auto #0
 __all__ = ['DEFAULT_CONFIG', 'SAMPLES', 'COMMANDS', 'CliParser', 'run_cli', 'describe', 'validate_config_cmd',
            'validate_config_main', 'registry_cmd', 'registry_main', 'resolve_cli_config', 'data_cmd', 'data_main',
-           'tokenizer_cmd', 'tokenizer_main', 'main']
+           'tokenizer_cmd', 'tokenizer_main', 'signal_name', 'train_cmd', 'train_main', 'main']
 
-# %% ../nbs/14_cli.ipynb #382ed600
+# %% ../nbs/14_cli.ipynb #2b25bf78
 import argparse
 import sys
 import traceback
+import warnings
 
 import json
 from pathlib import Path
 
-from .config import CodexError, Config, UsageError, config_yaml, load_config
+from .config import CodexError, Config, UsageError, config_yaml, flatten, load_config
 from .registry import registry_table
 
-# %% ../nbs/14_cli.ipynb #2d2d48ca
+# %% ../nbs/14_cli.ipynb #a1dbde15
 class CliParser(argparse.ArgumentParser):
     "An `ArgumentParser` that raises `UsageError` instead of printing usage and exiting."
     def __init__(self, *args, **kwargs):
@@ -42,7 +43,7 @@ def run_cli(func, # called with the argument list; returns an exit code (None me
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
 
-# %% ../nbs/14_cli.ipynb #626fe835
+# %% ../nbs/14_cli.ipynb #cceaac75
 def _approx_params(cfg:Config) -> int:
     m = cfg.model
     vocab = m.vocab_size or cfg.tokenizer.vocab_size
@@ -82,7 +83,7 @@ def describe(cfg:Config) -> str:
     ]
     return "\n".join(f"  {k:<12} {v}" for k, v in rows)
 
-# %% ../nbs/14_cli.ipynb #c5e0ed44
+# %% ../nbs/14_cli.ipynb #3954972a
 def validate_config_cmd(argv:list[str]) -> int:
     "Validate a config file and overrides; print the plan or the resolved YAML."
     p = CliParser(prog="codex-validate-config", description="Validate a config without running it.")
@@ -99,7 +100,7 @@ def validate_config_main(argv:list[str]|None=None) -> int:
     "Console script `codex-validate-config`."
     return run_cli(validate_config_cmd, sys.argv[1:] if argv is None else argv, "codex-validate-config")
 
-# %% ../nbs/14_cli.ipynb #70f109eb
+# %% ../nbs/14_cli.ipynb #52f1754a
 def registry_cmd(argv:list[str]) -> int:
     "Print the registered names of the given registries (default: all)."
     p = CliParser(prog="codex-registry", description="List registered models, tokenizers, datasets, metrics and callbacks.")
@@ -113,7 +114,7 @@ def registry_main(argv:list[str]|None=None) -> int:
     "Console script `codex-registry`."
     return run_cli(registry_cmd, sys.argv[1:] if argv is None else argv, "codex-registry")
 
-# %% ../nbs/14_cli.ipynb #32a38de4
+# %% ../nbs/14_cli.ipynb #29ed8893
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
 def resolve_cli_config(args:list[str]) -> tuple[Config, str]:
@@ -123,7 +124,7 @@ def resolve_cli_config(args:list[str]) -> tuple[Config, str]:
     if config is None and DEFAULT_CONFIG.is_file(): config = str(DEFAULT_CONFIG)
     return load_config(config, overrides), config or "the schema defaults"
 
-# %% ../nbs/14_cli.ipynb #fd0bb897
+# %% ../nbs/14_cli.ipynb #72587183
 def _mb(n:int) -> str: return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 def _data_prepare(a) -> int:
@@ -172,7 +173,7 @@ def data_main(argv:list[str]|None=None) -> int:
     "Console script `codex-data`."
     return run_cli(data_cmd, sys.argv[1:] if argv is None else argv, "codex-data")
 
-# %% ../nbs/14_cli.ipynb #2703aa23
+# %% ../nbs/14_cli.ipynb #6118c340
 SAMPLES = ["def add(a, b):\n    return a + b\n", "for i in range(10):\n\tprint(f'{i:>3}')\r\n", "# coding: utf-8 — café 🙂"]
 
 def _corpus_texts(specs:list[str], include:list[str]|None=None):
@@ -220,7 +221,7 @@ def _tok_decode(a) -> int:
     sys.stdout.write(tok.decode(ids, skip_special_tokens=False))
     return 0
 
-# %% ../nbs/14_cli.ipynb #79919e5c
+# %% ../nbs/14_cli.ipynb #d7e7e27a
 def _tok_inspect(a) -> int:
     from codex_nb.tokenization import SPECIAL_TOKENS, UNK, load_tokenizer, tokenizer_sha256
     tok = load_tokenizer(a.tokenizer)
@@ -261,7 +262,7 @@ def _tok_export(a) -> int:
     print(f"exported {a.tokenizer} to {a.out} (loads with transformers.AutoTokenizer.from_pretrained)")
     return 0
 
-# %% ../nbs/14_cli.ipynb #f7594fca
+# %% ../nbs/14_cli.ipynb #866128d1
 def tokenizer_cmd(argv:list[str]) -> int:
     "`codex-tokenizer train|encode|decode|inspect|export`."
     p = CliParser(prog="codex-tokenizer", description="Train, use and inspect tokenizers.")
@@ -294,8 +295,164 @@ def tokenizer_main(argv:list[str]|None=None) -> int:
     "Console script `codex-tokenizer`."
     return run_cli(tokenizer_cmd, sys.argv[1:] if argv is None else argv, "codex-tokenizer")
 
-# %% ../nbs/14_cli.ipynb #555850c8
+# %% ../nbs/14_cli.ipynb #653fb603
+def _split_config_args(args:list[str]) -> tuple[str|None, list[str]]:
+    config = args[0] if args and "=" not in args[0] else None
+    return config, (args[1:] if config else args)
+
+def _checkpoint_folder(path:str) -> Path:
+    "A checkpoint folder from `--resume-from PATH` (a checkpoint folder, a run folder or its checkpoints/)."
+    p = Path(path)
+    for cand in (p, p / "checkpoints"):
+        if (cand / "LATEST").is_file(): return cand / (cand / "LATEST").read_text().strip()
+    if (p / "meta.json").is_file() and (p / "model.safetensors").is_file(): return p
+    raise UsageError(f"--resume-from {path}: not a checkpoint (expected a step-* folder with meta.json, or a run folder with checkpoints/LATEST)")
+
+def _one_line_warnings(prog:str):
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {message}", file=sys.stderr)
+    warnings.showwarning = show
+
+# %% ../nbs/14_cli.ipynb #9407cd40
+def _resolve_for_resume(run_dir:Path, config:str|None, overrides:list[str]) -> Config:
+    "The saved config, extended to a larger max_steps if asked; anything else that differs is refused."
+    from codex_nb.checkpoint import config_changes
+    saved = load_config(run_dir / "config.yaml")
+    new = load_config(config or run_dir / "config.yaml", overrides)
+    changes = config_changes(saved, new)
+    if "training.max_steps" in changes:
+        if new.training.max_steps < saved.training.max_steps:
+            raise UsageError(f"training.max_steps={new.training.max_steps} is smaller than the run's {saved.training.max_steps}: "
+                             "a run can be extended, not shortened")
+        changes.remove("training.max_steps")
+        saved.training.max_steps = new.training.max_steps
+    saved.run.dir = str(run_dir)
+    if changes:
+        raise UsageError(f"the resumed run's config.yaml differs in {', '.join(changes)}: resume with the same settings "
+                         "(only a larger training.max_steps may change), or start a new run.dir")
+    return saved
+
+# %% ../nbs/14_cli.ipynb #ceae068c
+def _build_learner(cfg:Config, run_dir:Path, manifest:dict, quiet:bool):
+    "Model, data, learner and callbacks for a resolved config and prepared data."
+    import numpy as np
+    import torch
+    from codex_nb.checkpoint import CheckpointManager, Checkpointer, Preemption
+    from codex_nb.data import read_tokens
+    from codex_nb.learner import (Evaluator, GradientClip, Learner, MetricsLogger, MLMBatches, NaNGuard, Progress,
+                                  TokenBatches)
+    from codex_nb.models import build_gpt  # noqa: F401  (registers the built-in models)
+    from codex_nb.registry import models
+    from codex_nb.repro import env_fingerprint, seed_everything, set_deterministic
+    from codex_nb.tokenization import MASK, SPECIAL_TOKENS, load_tokenizer
+    t, m = cfg.training, cfg.model
+    if t.num_threads: torch.set_num_threads(t.num_threads)
+    seed_everything(cfg.seed)
+    set_deterministic(cfg.deterministic)
+    if m.lora_r: raise UsageError("model.lora_r > 0 fine-tunes a pretrained model: codex-train starts from random weights; set model.lora_r=0")
+    model = models[m.name](m)
+    sh = manifest["shards"]
+    def tokens(split): return read_tokens(Path(sh["dir"]) / sh["splits"][split]["file"], sh["splits"][split]["dtype"])
+    tok = load_tokenizer(run_dir / "tokenizer")
+    def batches(split, seed):
+        b = TokenBatches(tokens(split), m.block_size, t.batch_size, seed=seed)
+        if m.name != "minilm": return b
+        specials = [tok.token_to_id(s) for s in SPECIAL_TOKENS]
+        return MLMBatches(b, tok.token_to_id(MASK), m.vocab_size, specials, seed=seed)
+    learn = Learner(model, batches("train", cfg.seed), t, device=t.device)
+    ck = cfg.checkpoint
+    mgr = CheckpointManager(run_dir / "checkpoints", ck.keep_last, ck.keep_best, ck.metric, ck.mode)
+    meta = {"config": flatten(cfg), "env": env_fingerprint(), "dataset": manifest["content_hash"]}
+    ckpt = Checkpointer(mgr, ck.every, meta, run_dir / "tokenizer" / "tokenizer.json")
+    cbs = [GradientClip(t.grad_clip), NaNGuard(t.log_every), MetricsLogger(run_dir / "metrics.ndjson", t.log_every), ckpt, Preemption(ckpt)]
+    val = sh["splits"].get("val")
+    if val and val["tokens"] > 2 * m.block_size + 1:
+        cbs.append(Evaluator(lambda: batches("val", cfg.seed + 1), t.eval_every, t.eval_batches, val["bytes"] / val["tokens"]))
+    else: warnings.warn("no validation split large enough for one window: the run will not evaluate", stacklevel=2)
+    if cfg.monitor.progress and not quiet: cbs.append(Progress(t.log_every))
+    learn.add_cbs(cbs)
+    _ = np  # numpy is loaded for the memory-mapped shards
+    return learn, mgr
+
+# %% ../nbs/14_cli.ipynb #3e76b616
+def _train(cfg:Config, run_dir:Path, a) -> int:
+    from codex_nb.checkpoint import Preemption, load_checkpoint, verify_checkpoint
+    from codex_nb.config import save_config
+    from codex_nb.data import read_manifest
+    from codex_nb.models import resolve_device
+    from codex_nb.repro import save_fingerprint
+    from codex_nb.tokenization import prepare_data
+    resuming = a.resume_from is not None and any((run_dir / "checkpoints").glob("step-*"))
+    if a.resume_from == "auto" and not resuming: print(f"no checkpoint in {run_dir}: starting a fresh run", file=sys.stderr)
+    old_hash = read_manifest(run_dir)["content_hash"] if resuming else None
+    manifest = prepare_data(cfg, run_dir, progress=not a.quiet)
+    if old_hash and manifest["content_hash"] != old_hash:
+        raise UsageError(f"the corpus changed since this run started (run codex-data verify {run_dir} to see which files): "
+                         "resume needs the same data; start a new run.dir to train on the new data")
+    cfg.model.vocab_size = manifest["tokenizer"]["vocab_size"]
+    cfg.training.device = str(resolve_device(cfg.training.device))
+    save_config(cfg, run_dir / "config.yaml")
+    if not resuming: save_fingerprint(run_dir / "env.json")
+    learn, mgr = _build_learner(cfg, run_dir, manifest, a.quiet)
+    if resuming:
+        folder = mgr.load_latest(quarantine=True) if a.resume_from == "auto" else _checkpoint_folder(a.resume_from)
+        if folder is None: print(f"no valid checkpoint in {run_dir}: starting a fresh run", file=sys.stderr)
+        else:
+            verify_checkpoint(folder)
+            load_checkpoint(learn, folder, verify=False)
+            if learn.step >= cfg.training.max_steps:
+                print(f"{run_dir}: the run already finished at step {learn.step}; nothing to do")
+                return 0
+            print(f"resuming {run_dir} from {folder.name}", file=sys.stderr)
+    learn.fit()
+    pre = next(cb for cb in learn.cbs if isinstance(cb, Preemption))
+    if pre.signal is not None:
+        again = " ".join(["codex-train", *sys.argv[1:]]) if "--resume-from" in sys.argv else " ".join(["codex-train", *sys.argv[1:], "--resume-from", "auto"])
+        print(f"stopped by {signal_name(pre.signal)} at step {learn.step} with a checkpoint; resume with: {again}", file=sys.stderr)
+        return 128 + pre.signal
+    _print_summary(run_dir, learn)
+    return 0
+
+def signal_name(signum:int) -> str:
+    import signal
+    return signal.Signals(signum).name
+
+def _print_summary(run_dir:Path, learn):
+    latest = (run_dir / "checkpoints" / "LATEST").read_text().strip()
+    vm = getattr(learn, "val_metrics", None)
+    ev = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in vm.items()) if vm else "none (no validation split)"
+    print(f"finished {run_dir} at step {learn.step}\n  checkpoint   {run_dir / 'checkpoints' / latest}\n"
+          f"  metrics      {run_dir / 'metrics.ndjson'}\n  final eval   {ev}")
+
+# %% ../nbs/14_cli.ipynb #ef248d15
+def train_cmd(argv:list[str]) -> int:
+    "`codex-train [CONFIG] [key=value ...] [--resume-from auto|PATH]`."
+    from codex_nb.checkpoint import RunLock
+    from codex_nb.tokenization import resolve_run_dir
+    p = CliParser(prog="codex-train", description="Prepare data, train, checkpoint and evaluate a config in a run folder.")
+    p.add_argument("args", nargs="*", metavar="[CONFIG] [key=value]", help="config recipe (default configs/default.yaml) and overrides")
+    p.add_argument("--resume-from", metavar="auto|PATH", help="continue from the newest valid checkpoint (auto) or from PATH")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    a = p.parse_intermixed_args(argv)  # options may come before, between or after the overrides
+    _one_line_warnings("codex-train")
+    config, overrides = _split_config_args(a.args)
+    cfg, _ = resolve_cli_config(a.args)
+    run_dir = resolve_run_dir(cfg)
+    if run_dir.exists() and not run_dir.is_dir(): raise UsageError(f"run.dir {run_dir} is a file, not a folder")
+    if a.resume_from is None and any((run_dir / "checkpoints").glob("step-*")):
+        raise UsageError(f"run.dir {run_dir} holds checkpoints: continue it with --resume-from auto, or choose another run.dir")
+    if a.resume_from not in (None, "auto"): _checkpoint_folder(a.resume_from)
+    if a.resume_from is not None and any((run_dir / "checkpoints").glob("step-*")):
+        cfg = _resolve_for_resume(run_dir, config, overrides)  # refused differences touch nothing: checked before the lock
+    with RunLock(run_dir): return _train(cfg, run_dir, a)
+
+def train_main(argv:list[str]|None=None) -> int:
+    "Console script `codex-train`."
+    return run_cli(train_cmd, sys.argv[1:] if argv is None else argv, "codex-train")
+
+# %% ../nbs/14_cli.ipynb #8c144296
 COMMANDS = {
+    "train": (train_main, "prepare data, train, checkpoint and evaluate a config in a run folder"),
     "data": (data_main, "prepare a dataset (manifest, tokenizer, token shards) or verify it against its sources"),
     "tokenizer": (tokenizer_main, "train, encode, decode, inspect and export tokenizers"),
     "validate-config": (validate_config_main, "validate a config without running it"),

@@ -10,7 +10,7 @@ __all__ = ['MODEL_PRESETS', 'CodexError', 'UsageError', 'ConfigError', 'opt', 'R
            'Config', 'flatten', 'schema_keys', 'load_yaml', 'parse_override', 'source_kind', 'validate_config',
            'load_config', 'config_yaml', 'save_config']
 
-# %% ../nbs/00_config.ipynb #3fab7fbc
+# %% ../nbs/00_config.ipynb #f9ca9efd
 import dataclasses
 import difflib
 import re
@@ -23,7 +23,7 @@ from fastcore.docments import docments
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
-# %% ../nbs/00_config.ipynb #4c6ca1c0
+# %% ../nbs/00_config.ipynb #70665e72
 class CodexError(Exception):
     "An expected failure: the CLI prints its message on one line and exits with `exit_code`."
     exit_code = 1
@@ -35,7 +35,7 @@ class UsageError(CodexError):
 class ConfigError(UsageError):
     "A configuration that cannot run; the message names the key, the bad value and what is allowed."
 
-# %% ../nbs/00_config.ipynb #bd0dd0ac
+# %% ../nbs/00_config.ipynb #2d3e4d07
 def opt(default=None, # the default value (ignored when `factory` is given)
         *,
         ge=None, gt=None, le=None, lt=None, # numeric bounds: >=, >, <=, <
@@ -49,7 +49,7 @@ def opt(default=None, # the default value (ignored when `factory` is given)
     if factory is not None: return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
 
-# %% ../nbs/00_config.ipynb #6494e186
+# %% ../nbs/00_config.ipynb #d16f726b
 @dataclass
 class RunConfig:
     "Where the run writes its folder."
@@ -99,7 +99,7 @@ class ModelConfig:
 @dataclass
 class TrainingConfig:
     "The optimization: steps, batches, learning-rate schedule, precision and evaluation."
-    max_steps: int = opt(2000, ge=1) # optimizer steps in the run
+    max_steps: int = opt(1200, ge=1) # optimizer steps in the run
     batch_size: int = opt(16, ge=1) # sequences of `model.block_size` tokens per process per micro-step
     grad_accum: int = opt(1, ge=1) # micro-steps per optimizer step
     lr: float = opt(1e-3, gt=0) # peak learning rate
@@ -169,7 +169,7 @@ class Config:
     tracking: TrackingConfig = opt(factory=TrackingConfig) # MLflow
     safety: SafetyConfig = opt(factory=SafetyConfig) # secret / PII filtering and generation checks
 
-# %% ../nbs/00_config.ipynb #858e19d5
+# %% ../nbs/00_config.ipynb #987d37c9
 def _as_dict(obj):
     return dataclasses.asdict(obj) if is_dataclass(obj) else obj
 
@@ -187,7 +187,7 @@ def schema_keys(cls=Config) -> list[str]:
     "Every dotted key of the schema `cls`, in declaration order."
     return list(flatten(cls()))
 
-# %% ../nbs/00_config.ipynb #b1de2bee
+# %% ../nbs/00_config.ipynb #dc062902
 def load_yaml(path) -> dict:
     "Read a YAML mapping from `path`, raising `ConfigError` for every way the file can be wrong."
     p = Path(path)
@@ -206,7 +206,7 @@ def load_yaml(path) -> dict:
     if not isinstance(data, dict): raise ConfigError(f"{p}: expected a mapping of config keys, got {type(data).__name__}")
     return data
 
-# %% ../nbs/00_config.ipynb #9389d6ce
+# %% ../nbs/00_config.ipynb #757626db
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 def parse_override(text:str) -> dict:
@@ -221,7 +221,7 @@ def parse_override(text:str) -> dict:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"override {text!r}: the value {value!r} is not valid YAML ({problem}); quote it") from None
 
-# %% ../nbs/00_config.ipynb #8319c8ac
+# %% ../nbs/00_config.ipynb #07fc17e8
 def _section_types(cls=Config) -> dict:
     return {f.name: f.type for f in fields(cls) if is_dataclass(f.type)}
 
@@ -260,7 +260,7 @@ def _merge(base, layer:dict, where:str):
     except (TypeError, ValueError) as e:  # OmegaConf raises these plain for e.g. a mapping given to a list field
         raise ConfigError(f"{where}: {str(e).splitlines()[0]}") from None
 
-# %% ../nbs/00_config.ipynb #8a3cfe28
+# %% ../nbs/00_config.ipynb #1c84d582
 def source_kind(spec:str) -> tuple[str, str]:
     "Split a data source spec into its registry kind and argument."
     m = re.fullmatch(r"([a-z][a-z0-9_-]+):(?!//)(.*)", spec, re.S)
@@ -268,7 +268,7 @@ def source_kind(spec:str) -> tuple[str, str]:
     if re.fullmatch(r"[a-z][a-z0-9_-]*", spec) and not Path(spec).exists(): return spec, ""
     return "files", spec
 
-# %% ../nbs/00_config.ipynb #a52deecb
+# %% ../nbs/00_config.ipynb #eafd28d3
 def _check_registry(kind:str, key:str, value) -> str|None:
     from codex_nb.registry import REGISTRIES
     reg = REGISTRIES[kind]
@@ -297,7 +297,7 @@ def _check_fields(obj, prefix:str="") -> list[str]:
         else: errs += _check_field(f"{prefix}{f.name}", v, f.metadata)
     return errs
 
-# %% ../nbs/00_config.ipynb #62230857
+# %% ../nbs/00_config.ipynb #f128bc06
 def _check_sources(source) -> list[str]:
     specs = source if isinstance(source, list) else [source]
     if not specs: return ["data.source is empty: give a source such as stdlib or a folder"]
@@ -325,7 +325,7 @@ def validate_config(cfg:Config) -> Config:
     if errs: raise ConfigError("; ".join(errs))
     return cfg
 
-# %% ../nbs/00_config.ipynb #a0935ece
+# %% ../nbs/00_config.ipynb #5b267f50
 MODEL_PRESETS = { # name: (n_layer, n_head, n_embd); parameter counts with a 4096-token vocabulary except 124m (GPT-2's 50257)
     "tiny": (2, 4, 64),    # about 0.1M with a 384-token vocabulary: the tests' model
     "1m": (4, 4, 128),     # about 1.3M
@@ -349,7 +349,7 @@ def load_config(path=None, # YAML recipe; None: the schema defaults alone
     except OmegaConfBaseException as e: raise ConfigError(str(e).splitlines()[0]) from None
     return validate_config(_complete(cfg))
 
-# %% ../nbs/00_config.ipynb #f8087c36
+# %% ../nbs/00_config.ipynb #86b16deb
 def _yaml_scalar(v) -> str:
     return yaml.safe_dump(v, default_flow_style=True, width=10**6).strip().removesuffix("\n...").removesuffix("...").strip()
 
