@@ -10,7 +10,7 @@ __all__ = ['FORMAT_VERSION', 'STATE_FILE', 'META_FILE', 'SUMS_FILE', 'LATEST', '
            'verify_checkpoint', 'to_keep', 'CheckpointManager', 'load_checkpoint', 'Checkpointer', 'RunLock',
            'config_changes', 'Preemption']
 
-# %% ../nbs/08_checkpoint.ipynb #253bfc2c
+# %% ../nbs/08_checkpoint.ipynb #cfe14098
 import fcntl
 import hashlib
 import json
@@ -29,7 +29,7 @@ from .config import CodexError, Config, UsageError, flatten
 from .learner import CancelFitException, Callback, Learner, NonFiniteLossError
 from .models import load_weights, save_model_folder
 
-# %% ../nbs/08_checkpoint.ipynb #25daddae
+# %% ../nbs/08_checkpoint.ipynb #3792f204
 FORMAT_VERSION = 1
 STATE_FILE, META_FILE, SUMS_FILE, LATEST = "trainer_state.pt", "meta.json", "SHA256SUMS", "LATEST"
 
@@ -59,7 +59,7 @@ def atomic_write_text(path:Path, text:str):
     tmp.replace(path)
     fsync_dir(path.parent)
 
-# %% ../nbs/08_checkpoint.ipynb #0c32a143
+# %% ../nbs/08_checkpoint.ipynb #41bbf3da
 def write_sums(folder:Path):
     "Write SHA256SUMS for every other file in `folder`."
     lines = [f"{sha256_file(p)}  {p.name}\n" for p in sorted(folder.iterdir()) if p.is_file() and p.name != SUMS_FILE]
@@ -86,7 +86,7 @@ def verify_checkpoint(folder) -> dict:
                          f"({FORMAT_VERSION}); upgrade codex_nb to resume it")
     return meta
 
-# %% ../nbs/08_checkpoint.ipynb #f22b6acb
+# %% ../nbs/08_checkpoint.ipynb #1adba921
 def to_keep(ckpts:list[tuple[int, float|None]], # (step, metric or None) of each checkpoint
             keep_last:int, keep_best:int, mode:str="min") -> set[int]:
     "Steps to keep: the newest `keep_last`, the best `keep_best` by metric; the newest and the best always."
@@ -98,7 +98,7 @@ def to_keep(ckpts:list[tuple[int, float|None]], # (step, metric or None) of each
     keep |= {s for _, s in ranked[:max(keep_best, 1)]}
     return keep
 
-# %% ../nbs/08_checkpoint.ipynb #702df978
+# %% ../nbs/08_checkpoint.ipynb #222ad827
 class CheckpointManager:
     "Writes, verifies, finds and prunes the checkpoints of one run folder's `checkpoints/`."
     def __init__(self, root, # the `checkpoints/` folder
@@ -113,7 +113,7 @@ class CheckpointManager:
         "Checkpoint folders, oldest first."
         return sorted(p for p in self.root.glob("step-*") if p.is_dir())
 
-# %% ../nbs/08_checkpoint.ipynb #52af31bb
+# %% ../nbs/08_checkpoint.ipynb #89f1e43a
 @patch
 def save(self:CheckpointManager, learn:Learner, metrics:dict|None=None, extra_meta:dict|None=None,
          tokenizer_file=None) -> Path:
@@ -147,7 +147,7 @@ def prune(self:CheckpointManager):
     for p in ckpts:
         if int(p.name[5:]) not in keep: shutil.rmtree(p)
 
-# %% ../nbs/08_checkpoint.ipynb #7ab77a66
+# %% ../nbs/08_checkpoint.ipynb #69dad8fa
 @patch
 def load_latest(self:CheckpointManager, quarantine:bool=False) -> Path|None:
     "The newest checkpoint that verifies, or None when there is none; corrupt ones are warned about."
@@ -175,14 +175,14 @@ def load_checkpoint(learn:Learner, folder, restore=("optimizer", "rng", "data", 
     learn.load_state_dict(state, restore)
     return meta
 
-# %% ../nbs/08_checkpoint.ipynb #4d22c270
+# %% ../nbs/08_checkpoint.ipynb #66f6c455
 @patch
 def resume(self:CheckpointManager, learn:Learner, quarantine:bool=False) -> dict|None:
     "Restore `learn` from the newest valid checkpoint (verified once); None when there is no checkpoint yet."
     folder = self.load_latest(quarantine)
     return None if folder is None else load_checkpoint(learn, folder, verify=False)
 
-# %% ../nbs/08_checkpoint.ipynb #e77a89d0
+# %% ../nbs/08_checkpoint.ipynb #2881fb1f
 class Checkpointer(Callback):
     "Save a checkpoint every `every` steps and at `max_steps`."
     order = 50
@@ -203,7 +203,7 @@ class Checkpointer(Callback):
         self.last = self.manager.save(l, metrics, self.extra_meta, self.tokenizer_file)
         return self.last
 
-# %% ../nbs/08_checkpoint.ipynb #9364a767
+# %% ../nbs/08_checkpoint.ipynb #6d848c28
 class RunLock:
     "An exclusive, non-blocking, crash-proof lock on a run folder."
     def __init__(self, run_dir): self.path, self.fd = Path(run_dir) / ".lock", None
@@ -223,7 +223,7 @@ class RunLock:
     __enter__ = acquire
     def __exit__(self, *exc): self.release()
 
-# %% ../nbs/08_checkpoint.ipynb #fcedc6db
+# %% ../nbs/08_checkpoint.ipynb #84b774db
 RUNTIME_KEYS = {"model.vocab_size", "training.device"}
 MOVABLE_KEYS = {"run.dir"}  # a run folder may be moved or copied and resumed where it is now
 
@@ -237,7 +237,7 @@ def config_changes(saved:Config, new:Config) -> list[str]:
         out.append(k)
     return out
 
-# %% ../nbs/08_checkpoint.ipynb #36bc3cf5
+# %% ../nbs/08_checkpoint.ipynb #1193e0b4
 class Preemption(Callback):
     "On SIGTERM or SIGINT: finish the step, checkpoint it, stop. A second signal exits immediately."
     order = 60  # after the Checkpointer
