@@ -6,13 +6,11 @@ Docs: https://codex-nb.github.io/codex-nb/checkpoint.html.md"""
 
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'STATE_FILE', 'META_FILE', 'SUMS_FILE', 'LATEST', 'RUNTIME_KEYS', 'MOVABLE_KEYS',
-           'CorruptCheckpoint', 'fsync_dir', 'fsync_file', 'sha256_file', 'atomic_write_text', 'write_sums',
-           'verify_checkpoint', 'to_keep', 'CheckpointManager', 'load_checkpoint', 'Checkpointer', 'RunLock',
-           'config_changes', 'Preemption']
+           'CorruptCheckpoint', 'fsync_file', 'write_sums', 'verify_checkpoint', 'to_keep', 'CheckpointManager',
+           'load_checkpoint', 'Checkpointer', 'RunLock', 'config_changes', 'Preemption']
 
-# %% ../nbs/08_checkpoint.ipynb #cfe14098
+# %% ../nbs/08_checkpoint.ipynb #b645cd1f
 import fcntl
-import hashlib
 import json
 import math
 import os
@@ -26,40 +24,22 @@ import torch
 from fastcore.basics import patch
 
 from .config import CodexError, Config, UsageError, flatten
+from .data import atomic_write_text, fsync_dir, sha256_file
 from .learner import CancelFitException, Callback, Learner, NonFiniteLossError
 from .models import load_weights, save_model_folder
 
-# %% ../nbs/08_checkpoint.ipynb #3792f204
+# %% ../nbs/08_checkpoint.ipynb #9891592f
 FORMAT_VERSION = 1
 STATE_FILE, META_FILE, SUMS_FILE, LATEST = "trainer_state.pt", "meta.json", "SHA256SUMS", "LATEST"
 
 class CorruptCheckpoint(CodexError):
     "A checkpoint whose files are missing, changed, or not what they claim to be."
 
-def fsync_dir(path:Path):
-    "Make a rename or file creation inside `path` durable."
-    fd = os.open(path, os.O_RDONLY)
-    try: os.fsync(fd)
-    finally: os.close(fd)
-
 def fsync_file(path:Path):
+    "Flush a written file to disk."
     with open(path, "rb+") as f: os.fsync(f.fileno())
 
-def sha256_file(path:Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
-    return h.hexdigest()
-
-def atomic_write_text(path:Path, text:str):
-    "Replace `path` by `text` atomically: temporary file, fsync, rename, fsync of the folder."
-    tmp = path.with_name(f".tmp-{path.name}")
-    with open(tmp, "w") as f:
-        f.write(text); f.flush(); os.fsync(f.fileno())
-    tmp.replace(path)
-    fsync_dir(path.parent)
-
-# %% ../nbs/08_checkpoint.ipynb #41bbf3da
+# %% ../nbs/08_checkpoint.ipynb #f4cfc1f4
 def write_sums(folder:Path):
     "Write SHA256SUMS for every other file in `folder`."
     lines = [f"{sha256_file(p)}  {p.name}\n" for p in sorted(folder.iterdir()) if p.is_file() and p.name != SUMS_FILE]
@@ -86,7 +66,7 @@ def verify_checkpoint(folder) -> dict:
                          f"({FORMAT_VERSION}); upgrade codex_nb to resume it")
     return meta
 
-# %% ../nbs/08_checkpoint.ipynb #1adba921
+# %% ../nbs/08_checkpoint.ipynb #6ff12c7a
 def to_keep(ckpts:list[tuple[int, float|None]], # (step, metric or None) of each checkpoint
             keep_last:int, keep_best:int, mode:str="min") -> set[int]:
     "Steps to keep: the newest `keep_last`, the best `keep_best` by metric; the newest and the best always."
@@ -98,7 +78,7 @@ def to_keep(ckpts:list[tuple[int, float|None]], # (step, metric or None) of each
     keep |= {s for _, s in ranked[:max(keep_best, 1)]}
     return keep
 
-# %% ../nbs/08_checkpoint.ipynb #222ad827
+# %% ../nbs/08_checkpoint.ipynb #464ac0d8
 class CheckpointManager:
     "Writes, verifies, finds and prunes the checkpoints of one run folder's `checkpoints/`."
     def __init__(self, root, # the `checkpoints/` folder
@@ -113,7 +93,7 @@ class CheckpointManager:
         "Checkpoint folders, oldest first."
         return sorted(p for p in self.root.glob("step-*") if p.is_dir())
 
-# %% ../nbs/08_checkpoint.ipynb #89f1e43a
+# %% ../nbs/08_checkpoint.ipynb #22a24d68
 @patch
 def save(self:CheckpointManager, learn:Learner, metrics:dict|None=None, extra_meta:dict|None=None,
          tokenizer_file=None) -> Path:
@@ -147,7 +127,7 @@ def prune(self:CheckpointManager):
     for p in ckpts:
         if int(p.name[5:]) not in keep: shutil.rmtree(p)
 
-# %% ../nbs/08_checkpoint.ipynb #69dad8fa
+# %% ../nbs/08_checkpoint.ipynb #2637942f
 @patch
 def load_latest(self:CheckpointManager, quarantine:bool=False) -> Path|None:
     "The newest checkpoint that verifies, or None when there is none; corrupt ones are warned about."
@@ -175,14 +155,14 @@ def load_checkpoint(learn:Learner, folder, restore=("optimizer", "rng", "data", 
     learn.load_state_dict(state, restore)
     return meta
 
-# %% ../nbs/08_checkpoint.ipynb #66f6c455
+# %% ../nbs/08_checkpoint.ipynb #17dfed37
 @patch
 def resume(self:CheckpointManager, learn:Learner, quarantine:bool=False) -> dict|None:
     "Restore `learn` from the newest valid checkpoint (verified once); None when there is no checkpoint yet."
     folder = self.load_latest(quarantine)
     return None if folder is None else load_checkpoint(learn, folder, verify=False)
 
-# %% ../nbs/08_checkpoint.ipynb #2881fb1f
+# %% ../nbs/08_checkpoint.ipynb #27e5a23f
 class Checkpointer(Callback):
     "Save a checkpoint every `every` steps and at `max_steps`."
     order = 50
@@ -203,7 +183,7 @@ class Checkpointer(Callback):
         self.last = self.manager.save(l, metrics, self.extra_meta, self.tokenizer_file)
         return self.last
 
-# %% ../nbs/08_checkpoint.ipynb #6d848c28
+# %% ../nbs/08_checkpoint.ipynb #ebe4e95c
 class RunLock:
     "An exclusive, non-blocking, crash-proof lock on a run folder."
     def __init__(self, run_dir): self.path, self.fd = Path(run_dir) / ".lock", None
@@ -223,7 +203,7 @@ class RunLock:
     __enter__ = acquire
     def __exit__(self, *exc): self.release()
 
-# %% ../nbs/08_checkpoint.ipynb #84b774db
+# %% ../nbs/08_checkpoint.ipynb #c11893cd
 RUNTIME_KEYS = {"model.vocab_size", "training.device"}
 MOVABLE_KEYS = {"run.dir"}  # a run folder may be moved or copied and resumed where it is now
 
@@ -237,7 +217,7 @@ def config_changes(saved:Config, new:Config) -> list[str]:
         out.append(k)
     return out
 
-# %% ../nbs/08_checkpoint.ipynb #1193e0b4
+# %% ../nbs/08_checkpoint.ipynb #4759d6ce
 class Preemption(Callback):
     "On SIGTERM or SIGINT: finish the step, checkpoint it, stop. A second signal exits immediately."
     order = 60  # after the Checkpointer

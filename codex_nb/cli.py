@@ -9,7 +9,7 @@ __all__ = ['DEFAULT_CONFIG', 'SAMPLES', 'NOT_YET', 'COMMANDS', 'CliParser', 'run
            'validate_config_main', 'registry_cmd', 'registry_main', 'resolve_cli_config', 'data_cmd', 'data_main',
            'tokenizer_cmd', 'tokenizer_main', 'signal_name', 'train_cmd', 'train_main', 'main']
 
-# %% ../nbs/14_cli.ipynb #323eb707
+# %% ../nbs/14_cli.ipynb #db93217c
 import argparse
 import sys
 import traceback
@@ -21,7 +21,7 @@ from pathlib import Path
 from .config import CodexError, Config, UsageError, config_yaml, flatten, load_config
 from .registry import registry_table
 
-# %% ../nbs/14_cli.ipynb #68c6970f
+# %% ../nbs/14_cli.ipynb #a8c946bb
 class CliParser(argparse.ArgumentParser):
     "An `ArgumentParser` that raises `UsageError` instead of printing usage and exiting."
     def __init__(self, *args, **kwargs):
@@ -43,7 +43,7 @@ def run_cli(func, # called with the argument list; returns an exit code (None me
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
 
-# %% ../nbs/14_cli.ipynb #af267d88
+# %% ../nbs/14_cli.ipynb #4d670500
 def _approx_params(cfg:Config) -> int:
     m = cfg.model
     vocab = m.vocab_size or cfg.tokenizer.vocab_size
@@ -83,7 +83,7 @@ def describe(cfg:Config) -> str:
     ]
     return "\n".join(f"  {k:<12} {v}" for k, v in rows)
 
-# %% ../nbs/14_cli.ipynb #bbc32d3d
+# %% ../nbs/14_cli.ipynb #e6e89cee
 def validate_config_cmd(argv:list[str]) -> int:
     "Validate a config file and overrides; print the plan or the resolved YAML."
     p = CliParser(prog="codex-validate-config", description="Validate a config without running it.")
@@ -100,7 +100,7 @@ def validate_config_main(argv:list[str]|None=None) -> int:
     "Console script `codex-validate-config`."
     return run_cli(validate_config_cmd, sys.argv[1:] if argv is None else argv, "codex-validate-config")
 
-# %% ../nbs/14_cli.ipynb #bc56d1ac
+# %% ../nbs/14_cli.ipynb #175f138f
 def registry_cmd(argv:list[str]) -> int:
     "Print the registered names of the given registries (default: all)."
     p = CliParser(prog="codex-registry", description="List registered models, tokenizers, datasets, metrics and callbacks.")
@@ -114,7 +114,7 @@ def registry_main(argv:list[str]|None=None) -> int:
     "Console script `codex-registry`."
     return run_cli(registry_cmd, sys.argv[1:] if argv is None else argv, "codex-registry")
 
-# %% ../nbs/14_cli.ipynb #4c0a95ad
+# %% ../nbs/14_cli.ipynb #810f66cb
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
 def resolve_cli_config(args:list[str]) -> tuple[Config, str]:
@@ -124,7 +124,7 @@ def resolve_cli_config(args:list[str]) -> tuple[Config, str]:
     if config is None and DEFAULT_CONFIG.is_file(): config = str(DEFAULT_CONFIG)
     return load_config(config, overrides), config or "the schema defaults"
 
-# %% ../nbs/14_cli.ipynb #6e5ca1c4
+# %% ../nbs/14_cli.ipynb #ad068a65
 def _mb(n:int) -> str: return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 def _data_prepare(a) -> int:
@@ -173,7 +173,7 @@ def data_main(argv:list[str]|None=None) -> int:
     "Console script `codex-data`."
     return run_cli(data_cmd, sys.argv[1:] if argv is None else argv, "codex-data")
 
-# %% ../nbs/14_cli.ipynb #fd3ce440
+# %% ../nbs/14_cli.ipynb #cef8cb08
 SAMPLES = ["def add(a, b):\n    return a + b\n", "for i in range(10):\n\tprint(f'{i:>3}')\r\n", "# coding: utf-8 — café 🙂"]
 
 def _corpus_texts(specs:list[str], include:list[str]|None=None):
@@ -221,7 +221,7 @@ def _tok_decode(a) -> int:
     sys.stdout.write(tok.decode(ids, skip_special_tokens=False))
     return 0
 
-# %% ../nbs/14_cli.ipynb #939d9ddf
+# %% ../nbs/14_cli.ipynb #76fa0960
 def _tok_inspect(a) -> int:
     from codex_nb.tokenization import SPECIAL_TOKENS, UNK, load_tokenizer, tokenizer_sha256
     tok = load_tokenizer(a.tokenizer)
@@ -262,7 +262,7 @@ def _tok_export(a) -> int:
     print(f"exported {a.tokenizer} to {a.out} (loads with transformers.AutoTokenizer.from_pretrained)")
     return 0
 
-# %% ../nbs/14_cli.ipynb #dfa86359
+# %% ../nbs/14_cli.ipynb #473bc41f
 def tokenizer_cmd(argv:list[str]) -> int:
     "`codex-tokenizer train|encode|decode|inspect|export`."
     p = CliParser(prog="codex-tokenizer", description="Train, use and inspect tokenizers.")
@@ -295,7 +295,7 @@ def tokenizer_main(argv:list[str]|None=None) -> int:
     "Console script `codex-tokenizer`."
     return run_cli(tokenizer_cmd, sys.argv[1:] if argv is None else argv, "codex-tokenizer")
 
-# %% ../nbs/14_cli.ipynb #bd8406b4
+# %% ../nbs/14_cli.ipynb #0dd904c4
 def _split_config_args(args:list[str]) -> tuple[str|None, list[str]]:
     config = args[0] if args and "=" not in args[0] else None
     return config, (args[1:] if config else args)
@@ -313,7 +313,7 @@ def _one_line_warnings(prog:str):
         print(f"{prog}: warning: {message}", file=sys.stderr)
     warnings.showwarning = show
 
-# %% ../nbs/14_cli.ipynb #ad3b9e5f
+# %% ../nbs/14_cli.ipynb #209c4126
 def _resolve_for_resume(run_dir:Path, config:str|None, overrides:list[str]) -> Config:
     "The saved config, extended to a larger max_steps if asked; anything else that differs is refused."
     from codex_nb.checkpoint import config_changes
@@ -332,7 +332,7 @@ def _resolve_for_resume(run_dir:Path, config:str|None, overrides:list[str]) -> C
                          "(only a larger training.max_steps may change), or start a new run.dir")
     return saved
 
-# %% ../nbs/14_cli.ipynb #373ce6ab
+# %% ../nbs/14_cli.ipynb #e9011eb0
 def _build_learner(cfg:Config, run_dir:Path, manifest:dict, quiet:bool):
     "Model, data, learner and callbacks for a resolved config and prepared data."
     import torch
@@ -371,9 +371,9 @@ def _build_learner(cfg:Config, run_dir:Path, manifest:dict, quiet:bool):
     learn.add_cbs(cbs)
     return learn, mgr
 
-# %% ../nbs/14_cli.ipynb #ae44bf10
+# %% ../nbs/14_cli.ipynb #ff6dd557
 def _train(cfg:Config, run_dir:Path, a) -> int:
-    from codex_nb.checkpoint import Preemption, load_checkpoint, verify_checkpoint
+    from codex_nb.checkpoint import Preemption, load_checkpoint
     from codex_nb.config import save_config
     from codex_nb.data import read_manifest
     from codex_nb.models import resolve_device
@@ -396,8 +396,7 @@ def _train(cfg:Config, run_dir:Path, a) -> int:
         folder = mgr.load_latest(quarantine=True) if a.resume_from == "auto" else _checkpoint_folder(a.resume_from)
         if folder is None: print(f"no valid checkpoint in {run_dir}: starting a fresh run", file=sys.stderr)
         else:
-            verify_checkpoint(folder)
-            load_checkpoint(learn, folder, verify=False)
+            load_checkpoint(learn, folder, verify=a.resume_from != "auto")  # load_latest has just verified it
             if learn.step >= cfg.training.max_steps:
                 print(f"{run_dir}: the run already finished at step {learn.step}; nothing to do")
                 return 0
@@ -435,7 +434,7 @@ def _print_summary(run_dir:Path, learn):
     print(f"finished {run_dir} at step {learn.step}\n  checkpoint   {run_dir / 'checkpoints' / latest}\n"
           f"  metrics      {run_dir / 'metrics.ndjson'}\n  final eval   {ev}")
 
-# %% ../nbs/14_cli.ipynb #c0615fd1
+# %% ../nbs/14_cli.ipynb #3aa69847
 def train_cmd(argv:list[str]) -> int:
     "`codex-train [CONFIG] [key=value ...] [--resume-from auto|PATH]`."
     from codex_nb.checkpoint import RunLock
@@ -461,7 +460,7 @@ def train_main(argv:list[str]|None=None) -> int:
     "Console script `codex-train`."
     return run_cli(train_cmd, sys.argv[1:] if argv is None else argv, "codex-train")
 
-# %% ../nbs/14_cli.ipynb #d0c4bcef
+# %% ../nbs/14_cli.ipynb #4d785335
 COMMANDS = {
     "train": (train_main, "prepare data, train, checkpoint and evaluate a config in a run folder"),
     "data": (data_main, "prepare a dataset (manifest, tokenizer, token shards) or verify it against its sources"),

@@ -7,11 +7,11 @@ Docs: https://codex-nb.github.io/codex-nb/data.html.md"""
 # %% auto #0
 __all__ = ['SKIP_DIRS', 'STDLIB_TEST_DIRS', 'SKIP_REASONS', 'MANIFEST_VERSION', 'RawDoc', 'walk_files', 'stdlib_root',
            'stdlib_source', 'files_source', 'jsonl_source', 'parquet_source', 'text_source', 'Doc', 'CorpusStats',
-           'source_specs', 'iter_documents', 'split_score', 'assign_split', 'build_manifest', 'write_json',
-           'read_manifest', 'verify_manifest', 'token_dtype', 'write_tokens', 'read_tokens', 'WindowSampler',
-           'get_batch']
+           'source_specs', 'iter_documents', 'split_score', 'assign_split', 'build_manifest', 'fsync_dir',
+           'atomic_write_text', 'write_json', 'sha256_file', 'read_manifest', 'verify_manifest', 'token_dtype',
+           'write_tokens', 'read_tokens', 'WindowSampler', 'get_batch']
 
-# %% ../nbs/03_data.ipynb #c62e3ba3
+# %% ../nbs/03_data.ipynb #3800897a
 import fnmatch
 import glob
 import hashlib
@@ -30,7 +30,7 @@ from fastcore.basics import patch
 from .config import CodexError, DataConfig, UsageError, source_kind
 from .registry import datasets
 
-# %% ../nbs/03_data.ipynb #22469d7c
+# %% ../nbs/03_data.ipynb #9878b4d3
 @dataclass
 class RawDoc:
     "A candidate document: a stable name within its source, its size in bytes, and how to read it."
@@ -57,7 +57,7 @@ def walk_files(base:Path, # a folder (or a single file)
 def _raw(path:Path, root:Path) -> RawDoc:
     return RawDoc(path.relative_to(root).as_posix(), path.stat().st_size, path.read_bytes)
 
-# %% ../nbs/03_data.ipynb #54ab2c51
+# %% ../nbs/03_data.ipynb #b6f0d20e
 STDLIB_TEST_DIRS = {"test", "tests", "idle_test"}
 
 def stdlib_root() -> Path:
@@ -75,7 +75,7 @@ def stdlib_source(arg:str, # empty, or a package / folder inside the standard li
     base = base if base.exists() else base.with_suffix(".py")
     for p in walk_files(base, ["*.py"], SKIP_DIRS | STDLIB_TEST_DIRS): yield _raw(p, root)
 
-# %% ../nbs/03_data.ipynb #fa4df097
+# %% ../nbs/03_data.ipynb #a97a2b30
 def _glob_root(pattern:str) -> Path:
     parts = Path(pattern).parts
     fixed = [p for p in parts[:next(i for i, p in enumerate(parts) if glob.has_magic(p))]]
@@ -97,7 +97,7 @@ def files_source(arg:str, # a file, folder or glob
         elif not paths: raise UsageError(f"data.source {arg!r}: the folder holds no files matching {', '.join(cfg.include)} (see data.include)")
     for p in paths: yield _raw(p, root)
 
-# %% ../nbs/03_data.ipynb #4dbf016e
+# %% ../nbs/03_data.ipynb #baa8006b
 def _table_source(builder:str, kind:str, arg:str, field:str, **kwargs) -> Iterator[RawDoc]:
     if not glob.glob(arg): raise UsageError(f"data.source '{kind}:{arg}': no such file")
     import datasets as hf_datasets
@@ -126,7 +126,7 @@ def text_source(arg:str, cfg:DataConfig) -> Iterator[RawDoc]:
     "One document per text file (globs allowed), through `datasets`' text builder."
     return _table_source("text", "text", arg, "text", sample_by="document")
 
-# %% ../nbs/03_data.ipynb #debc981f
+# %% ../nbs/03_data.ipynb #93e35f5d
 SKIP_REASONS = ("oversized", "binary", "undecodable", "empty")
 
 @dataclass
@@ -159,7 +159,7 @@ def _reject(data:bytes, size:int, max_bytes:int) -> tuple[str|None, str|None]:
     if not text.strip(): return "empty", None
     return None, text
 
-# %% ../nbs/03_data.ipynb #d1b974be
+# %% ../nbs/03_data.ipynb #c1eea2ef
 def source_specs(cfg:DataConfig) -> list[str]:
     "`data.source` as a list of specs."
     return list(cfg.source) if isinstance(cfg.source, (list, tuple)) else [cfg.source]
@@ -182,7 +182,7 @@ def iter_documents(cfg:DataConfig, # the data section of a config
             stats.bytes += len(data)
             yield Doc(i, raw.name, text, hashlib.sha256(data).hexdigest(), len(data))
 
-# %% ../nbs/03_data.ipynb #3a6d9c7b
+# %% ../nbs/03_data.ipynb #3cf17b9a
 def split_score(sha256:str, seed:int) -> float:
     "A document's position in [0, 1), from its content hash and the seed."
     return int(hashlib.sha256(f"{seed}:{sha256}".encode()).hexdigest()[:15], 16) / 16**15
@@ -192,7 +192,7 @@ def assign_split(sha256:str, seed:int, val_fraction:float, test_fraction:float=0
     u = split_score(sha256, seed)
     return "test" if u < test_fraction else "val" if u < test_fraction + val_fraction else "train"
 
-# %% ../nbs/03_data.ipynb #afcfd132
+# %% ../nbs/03_data.ipynb #1edac175
 MANIFEST_VERSION = 1
 
 def _content_hash(m:dict) -> str:
@@ -206,7 +206,7 @@ def _ensure_val(docs:list[dict], seed:int, cfg:DataConfig):
     train = [d for d in docs if d["split"] == "train"]
     if len(train) >= 2: min(train, key=lambda d: split_score(d["sha256"], seed))["split"] = "val"
 
-# %% ../nbs/03_data.ipynb #118d55ed
+# %% ../nbs/03_data.ipynb #38ad98b5
 def build_manifest(cfg:DataConfig, # the data section
                    seed:int, # the run's seed (it seeds the split)
                    progress:bool=False, # show a progress bar while reading
@@ -234,19 +234,34 @@ def build_manifest(cfg:DataConfig, # the data section
     m["content_hash"] = _content_hash(m)
     return m
 
-# %% ../nbs/03_data.ipynb #4556ce24
-def write_json(path, obj) -> Path:
-    "Write `obj` as JSON to `path` atomically (temporary file, fsync, rename)."
+# %% ../nbs/03_data.ipynb #baca7539
+def fsync_dir(path:Path):
+    "Make a rename or file creation inside `path` durable."
+    fd = os.open(path, os.O_RDONLY)
+    try: os.fsync(fd)
+    finally: os.close(fd)
+
+def atomic_write_text(path, text:str) -> Path:
+    "Replace `path` by `text` atomically: temporary file, fsync, rename, fsync of the folder."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1, sort_keys=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
+        f.write(text); f.flush(); os.fsync(f.fileno())
     tmp.replace(path)
+    fsync_dir(path.parent)
     return path
+
+def write_json(path, obj) -> Path:
+    "Write `obj` as JSON to `path` atomically."
+    return atomic_write_text(path, json.dumps(obj, indent=1) + "\n")
+
+def sha256_file(path) -> str:
+    "The sha256 of a file, as `sha256sum` prints it, read in 1 MiB blocks."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
+    return h.hexdigest()
 
 def read_manifest(path) -> dict:
     "A manifest from a file, or from a run folder's `data/manifest.json`."
@@ -260,7 +275,7 @@ def read_manifest(path) -> dict:
         raise UsageError(f"{p}: manifest format {m['format_version']} is newer than this codex_nb reads ({MANIFEST_VERSION}); upgrade codex_nb")
     return m
 
-# %% ../nbs/03_data.ipynb #2f6d3d64
+# %% ../nbs/03_data.ipynb #9469c7ce
 def verify_manifest(m:dict) -> list[tuple[str, str, str]]:
     "Differences between a manifest and its sources now, as (status, source spec, name); empty when they agree."
     cfg = DataConfig(**m["data"])
@@ -272,7 +287,7 @@ def verify_manifest(m:dict) -> list[tuple[str, str, str]]:
     out += [("added", specs[k[0]], k[1]) for k in new if k not in old]
     return sorted(out, key=lambda t: (t[1], t[2]))
 
-# %% ../nbs/03_data.ipynb #b779397a
+# %% ../nbs/03_data.ipynb #c4237915
 def token_dtype(vocab_size:int) -> np.dtype:
     "The smallest unsigned dtype that holds every token id."
     return np.dtype(np.uint16) if vocab_size <= 2**16 else np.dtype(np.uint32)
@@ -311,7 +326,7 @@ def read_tokens(path, dtype:str) -> np.memmap:
     "Memory-map a token file written by `write_tokens`."
     return np.memmap(path, dtype=np.dtype(dtype), mode="r")
 
-# %% ../nbs/03_data.ipynb #c1f58101
+# %% ../nbs/03_data.ipynb #21ad4b49
 class WindowSampler:
     "Random non-overlapping windows over a token stream, with a small resumable state."
     def __init__(self,
@@ -343,7 +358,7 @@ class WindowSampler:
         perm, offset = self._epoch_order(k // self.n_windows)
         return int(perm[k % self.n_windows]) * self.block_size + offset
 
-# %% ../nbs/03_data.ipynb #3c561dd3
+# %% ../nbs/03_data.ipynb #1ae73d2f
 @patch
 def next_starts(self:WindowSampler) -> list[int]:
     "Start positions of this rank's next micro-batch."

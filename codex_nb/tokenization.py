@@ -11,7 +11,7 @@ __all__ = ['EOT', 'PAD', 'MASK', 'FIM_PREFIX', 'FIM_MIDDLE', 'FIM_SUFFIX', 'UNK'
            'save_tokenizer', 'load_tokenizer', 'tokenizer_sha256', 'resolve_run_dir', 'prepared_tokenizer',
            'prepared_shards', 'prepare_data']
 
-# %% ../nbs/04_tokenization.ipynb #ae46634f
+# %% ../nbs/04_tokenization.ipynb #faa0394f
 import hashlib
 import io
 import json
@@ -23,10 +23,10 @@ from pathlib import Path
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from .config import CodexError, Config, UsageError
-from .data import build_manifest, iter_documents, write_json, write_tokens
+from .data import build_manifest, iter_documents, sha256_file, write_json, write_tokens
 from .registry import tokenizers as TOKENIZERS
 
-# %% ../nbs/04_tokenization.ipynb #75bb4da0
+# %% ../nbs/04_tokenization.ipynb #bc977b70
 EOT, PAD, MASK = "<|endoftext|>", "<|pad|>", "<|mask|>"
 FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX = "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>"
 UNK = "<unk>"
@@ -38,7 +38,7 @@ def base_vocab(kind:str) -> int:
     extra = {"bpe": 0, "unigram": 0, "wordpiece": 1, "sp-unigram": 4, "sp-bpe": 4}  # <unk>; SentencePiece also \n \t \r
     return BYTE_ALPHABET + len(SPECIAL_TOKENS) + extra[kind]
 
-# %% ../nbs/04_tokenization.ipynb #b9ed4b7b
+# %% ../nbs/04_tokenization.ipynb #033bd312
 def _byte_level(tok:Tokenizer, decoder=None) -> Tokenizer:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoder or decoders.ByteLevel()
@@ -54,7 +54,7 @@ def train_bpe(texts:Iterator[str], vocab_size:int, min_frequency:int=2, show_pro
     tok.train_from_iterator(texts, tr)
     return tok
 
-# %% ../nbs/04_tokenization.ipynb #6602e50c
+# %% ../nbs/04_tokenization.ipynb #b492ab50
 @TOKENIZERS.register("unigram")
 def train_unigram(texts:Iterator[str], vocab_size:int, min_frequency:int=2, show_progress:bool=False) -> Tokenizer:
     "Byte-level Unigram language model (`min_frequency` does not apply)."
@@ -64,7 +64,7 @@ def train_unigram(texts:Iterator[str], vocab_size:int, min_frequency:int=2, show
     tok.train_from_iterator(texts, tr)
     return tok
 
-# %% ../nbs/04_tokenization.ipynb #cb96716e
+# %% ../nbs/04_tokenization.ipynb #8c0c91e5
 WORDPIECE_PREFIX = "\u2581"
 
 @TOKENIZERS.register("wordpiece")
@@ -87,7 +87,7 @@ def _canonical_wordpiece(tok:Tokenizer) -> Tokenizer:
     spec["model"]["vocab"] = {**{t: vocab[t] for t in fixed}, **{t: i for i, t in enumerate(rest, start=len(fixed))}}
     return Tokenizer.from_str(json.dumps(spec))
 
-# %% ../nbs/04_tokenization.ipynb #9885b125
+# %% ../nbs/04_tokenization.ipynb #c3519b10
 SP_MAX_SENTENCE = 16384
 
 def _line_chunks(texts:Iterable[str], limit:int=SP_MAX_SENTENCE // 2) -> Iterator[str]:
@@ -114,7 +114,7 @@ def _train_sentencepiece(texts, vocab_size:int, model_type:str):
     except RuntimeError as e: raise UsageError(f"SentencePiece refused to train: {str(e).splitlines()[-1]}") from None
     return spm.SentencePieceProcessor(model_proto=out.getvalue())
 
-# %% ../nbs/04_tokenization.ipynb #73a28c9e
+# %% ../nbs/04_tokenization.ipynb #4353715e
 def _bpe_merges(vocab:dict, skip:set) -> list[tuple[str, str]]:
     "BPE merges implied by a SentencePiece BPE vocabulary, ordered by the rank of the merged piece."
     merges = []
@@ -150,7 +150,7 @@ def train_sp_bpe(texts:Iterator[str], vocab_size:int, min_frequency:int=2, show_
     "SentencePiece BPE, set up for code, converted to `tokenizers`."
     return sentencepiece_to_tokenizer(_train_sentencepiece(texts, vocab_size, "bpe"), "bpe")
 
-# %% ../nbs/04_tokenization.ipynb #998e6e4c
+# %% ../nbs/04_tokenization.ipynb #86e84c61
 def _capped(texts:Iterable[str], max_bytes:int) -> Iterator[str]:
     total = 0
     for t in texts:
@@ -175,13 +175,7 @@ def train_tokenizer(texts:Iterable[str], # documents, streamed
     check_vocab_size(kind, vocab_size)
     return TOKENIZERS[kind](_capped(texts, sample_bytes), vocab_size, min_frequency, show_progress)
 
-# %% ../nbs/04_tokenization.ipynb #75e57b4d
-def _file_sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
-    return h.hexdigest()
-
+# %% ../nbs/04_tokenization.ipynb #40fde902
 def save_tokenizer(tok:Tokenizer, # a trained tokenizer
                    out_dir, # folder to write (created)
                    kind:str, # the kind it was trained as, recorded in the config
@@ -199,7 +193,7 @@ def save_tokenizer(tok:Tokenizer, # a trained tokenizer
               "clean_up_tokenization_spaces": False, "add_prefix_space": False, "codex_nb_kind": kind, **roles}
     (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
     (out / "special_tokens_map.json").write_text(json.dumps(roles, indent=2) + "\n")
-    return _file_sha256(out / "tokenizer.json")
+    return sha256_file(out / "tokenizer.json")
 
 def load_tokenizer(path) -> Tokenizer:
     "A tokenizer from a folder holding `tokenizer.json` (or the file itself)."
@@ -212,9 +206,9 @@ def load_tokenizer(path) -> Tokenizer:
 def tokenizer_sha256(path) -> str:
     "The identity of a saved tokenizer: the sha256 of its `tokenizer.json`."
     p = Path(path)
-    return _file_sha256(p / "tokenizer.json" if p.is_dir() else p)
+    return sha256_file(p / "tokenizer.json" if p.is_dir() else p)
 
-# %% ../nbs/04_tokenization.ipynb #41659683
+# %% ../nbs/04_tokenization.ipynb #14e016ab
 def resolve_run_dir(cfg:Config) -> Path:
     "`run.dir`, or a new `<run.root>/<UTC timestamp>` folder name."
     if cfg.run.dir: return Path(cfg.run.dir)
@@ -246,7 +240,7 @@ def _build_dir(final:Path, build) -> Path:
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return final
 
-# %% ../nbs/04_tokenization.ipynb #4a8e5e1f
+# %% ../nbs/04_tokenization.ipynb #be542851
 def prepared_tokenizer(cfg:Config, manifest:dict, cache:Path, progress:bool=False) -> Path:
     "The cached tokenizer folder for this dataset and these settings, trained if absent."
     t = cfg.tokenizer
