@@ -73,6 +73,7 @@ class TokenizerConfig:
     vocab_size: int = opt(4096, ge=32) # vocabulary size, special tokens included
     min_frequency: int = opt(2, ge=1) # pairs seen fewer times than this are not merged
     sample_bytes: int = opt(100_000_000, ge=0) # training text fed to the trainer, at most (SentencePiece holds it in memory); 0: all
+    path: Optional[str] = None # use this trained tokenizer (a folder with tokenizer.json) instead of training one; empty with model.init_from: that model's tokenizer
 
 @dataclass
 class ModelConfig:
@@ -95,6 +96,7 @@ class ModelConfig:
     lora_r: int = opt(0, ge=0) # LoRA rank for fine-tuning through peft; 0: train every weight
     lora_alpha: float = opt(16.0, gt=0) # LoRA scaling numerator (the update is scaled by lora_alpha / lora_r)
     lora_dropout: float = opt(0.0, ge=0, lt=1) # dropout on the LoRA branch
+    init_from: Optional[str] = None # start from this model's weights (a model folder from codex-import-hf, a checkpoint or a run folder); its architecture and tokenizer replace the keys above
 
 @dataclass
 class TrainingConfig:

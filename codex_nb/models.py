@@ -390,20 +390,47 @@ def _shared_keys(model:nn.Module) -> set[str]:
         else: seen[v.data_ptr()] = k
     return shared
 
+def _plain_state(model:nn.Module, keep_vars:bool=False) -> dict:
+    "The state dict of `model` under the plain model's names: for a LoRA-wrapped model its base weights, adapters left out."
+    if not hasattr(model, "peft_config"): return model.state_dict(keep_vars=keep_vars)
+    sd = model.get_base_model().state_dict(keep_vars=keep_vars)
+    return {k.replace(".base_layer.", "."): v for k, v in sd.items() if "lora_" not in k}
+
+def _shared_in(sd:dict) -> set[str]:
+    "Keys whose tensor is another key's (tied weights), to store once."
+    seen, shared = {}, set()
+    for k, v in sd.items():
+        if v.data_ptr() in seen: shared.add(k)
+        else: seen[v.data_ptr()] = k
+    return shared
+
+def _shared_keys(model:nn.Module) -> set[str]:
+    "State-dict keys of `model` whose tensor is another key's (tied weights)."
+    return _shared_in(_plain_state(model, keep_vars=True))
+
 def save_model_folder(model:nn.Module, out_dir, tokenizer_file=None) -> Path:
-    "Write `model.safetensors`, `model_config.json` and (given one) `tokenizer.json` into `out_dir`."
-    if hasattr(model, "peft_config"): raise CodexError("this model carries LoRA adapters: merge_lora it first, or save_lora the adapters")
+    "Write `model.safetensors`, `model_config.json`, LoRA adapters if any, and (given one) `tokenizer.json` into `out_dir`."
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    skip = _shared_keys(model)
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items() if k not in skip}
+    sd = _plain_state(model, keep_vars=True)
+    skip = _shared_in(sd)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in sd.items() if k not in skip}
     # one metadata key only: safetensors writes its metadata in hash-map order, so two keys would make equal weights
     # differ byte for byte between processes (the format version lives in model_config.json)
     save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
-    meta = {"format_version": MODEL_FORMAT_VERSION, **asdict(model.model_config)}
+    base = model.get_base_model() if hasattr(model, "peft_config") else model
+    meta = {"format_version": MODEL_FORMAT_VERSION, **asdict(base.model_config)}
     (out / "model_config.json").write_text(json.dumps(meta, indent=2) + "\n")
+    if hasattr(model, "peft_config"): _save_adapters(model, out)
     if tokenizer_file: (out / "tokenizer.json").write_bytes(Path(tokenizer_file).read_bytes())
     return out
+
+def _save_adapters(model, out:Path):
+    "peft's adapter files (weights and config), without the model card peft's save_pretrained adds."
+    from peft import get_peft_model_state_dict
+    sd = {k: v.detach().contiguous().cpu() for k, v in get_peft_model_state_dict(model).items()}
+    save_file(sd, str(out / "adapter_model.safetensors"), metadata={"format": "pt"})
+    model.peft_config["default"].save_pretrained(str(out))
 
 # %% ../nbs/05_models.ipynb #8e3b2867
 def read_model_config(folder) -> ModelConfig:
@@ -418,22 +445,38 @@ def read_model_config(folder) -> ModelConfig:
     return ModelConfig(**{k: v for k, v in meta.items() if k in known})
 
 def load_weights(model:nn.Module, weights_file):
-    "Load a `model.safetensors` into `model`, or raise naming every tensor that does not fit."
+    "Load a `model.safetensors` (and, into a LoRA-wrapped model, the adapters beside it), or raise naming every tensor that does not fit."
     sd = load_file(str(weights_file))
-    expected = {k: v.shape for k, v in model.state_dict().items() if k not in _shared_keys(model)}
+    target = _plain_state(model)
+    expected = {k: v.shape for k, v in target.items() if k not in _shared_keys(model)}
     missing = sorted(set(expected) - set(sd))
     unexpected = sorted(set(sd) - set(expected))
     shapes = [f"{k} {list(sd[k].shape)} in the file, {list(expected[k])} in the model"
               for k in sorted(set(sd) & set(expected)) if tuple(sd[k].shape) != tuple(expected[k])]
+    name = (model.get_base_model() if hasattr(model, "peft_config") else model).model_config.name
     if missing or unexpected or shapes:
         parts = [f"missing {', '.join(missing)}" if missing else "", f"unexpected {', '.join(unexpected)}" if unexpected else "",
                  f"mis-shaped {'; '.join(shapes)}" if shapes else ""]
-        raise CodexError(f"{weights_file} does not fit the {model.model_config.name} architecture: " + "; ".join(p for p in parts if p))
-    model.load_state_dict(sd, strict=False)
+        raise CodexError(f"{weights_file} does not fit the {name} architecture: " + "; ".join(p for p in parts if p))
+    with torch.no_grad():
+        for k, v in sd.items(): target[k].copy_(v)
+    if hasattr(model, "peft_config"): _load_adapters(model, Path(weights_file).parent)
     return model
 
-def load_model_folder(folder, device="cpu") -> nn.Module:
-    "Rebuild the model of a model folder from its config and load its weights."
+def _load_adapters(model, folder:Path):
+    from peft import set_peft_model_state_dict
+    f = folder / "adapter_model.safetensors"
+    if not f.is_file(): raise CodexError(f"{folder} has no LoRA adapters (adapter_model.safetensors), but the model carries LoRA layers")
+    res = set_peft_model_state_dict(model, load_file(str(f)))
+    bad = [k for k in res.unexpected_keys if "lora_" in k]
+    n_loaded = len(load_file(str(f)))
+    n_expected = sum(1 for k in model.state_dict() if "lora_" in k)
+    if bad or n_loaded != n_expected:
+        raise CodexError(f"{f} does not fit the model's LoRA layers ({n_loaded} tensors for {n_expected}; unexpected {bad[:3]})")
+
+def load_model_folder(folder, device="cpu", merge_adapters:bool=True) -> nn.Module:
+    "Rebuild the model of a model folder from its config and load its weights; LoRA adapters found there are merged in."
     cfg = read_model_config(folder)
-    model = MODELS[cfg.name](cfg)
-    return load_weights(model, Path(folder) / "model.safetensors").to(device)
+    model = load_weights(MODELS[cfg.name](cfg), Path(folder) / "model.safetensors")
+    if merge_adapters and (Path(folder) / "adapter_config.json").is_file(): model = merge_lora(load_lora(model, folder))
+    return model.to(device)

@@ -8,8 +8,8 @@ Docs: https://codex-nb.github.io/codex-nb/tokenization.html.md"""
 __all__ = ['EOT', 'PAD', 'MASK', 'FIM_PREFIX', 'FIM_MIDDLE', 'FIM_SUFFIX', 'UNK', 'SPECIAL_TOKENS', 'BYTE_ALPHABET',
            'WORDPIECE_PREFIX', 'SP_MAX_SENTENCE', 'base_vocab', 'train_bpe', 'train_unigram', 'train_wordpiece',
            'sentencepiece_to_tokenizer', 'train_sp_unigram', 'train_sp_bpe', 'check_vocab_size', 'train_tokenizer',
-           'save_tokenizer', 'load_tokenizer', 'tokenizer_sha256', 'resolve_run_dir', 'prepared_tokenizer',
-           'prepared_shards', 'prepare_data']
+           'save_tokenizer', 'load_tokenizer', 'tokenizer_sha256', 'resolve_run_dir', 'given_tokenizer',
+           'prepared_tokenizer', 'prepared_shards', 'prepare_data']
 
 # %% ../nbs/04_tokenization.ipynb #faa0394f
 import hashlib
@@ -241,9 +241,20 @@ def _build_dir(final:Path, build) -> Path:
     return final
 
 # %% ../nbs/04_tokenization.ipynb #be542851
+def given_tokenizer(path, cfg:Config, cache:Path) -> Path:
+    "A cached copy of the tokenizer at `path` (`tokenizer.path`), with its transformers config files; it must know the end-of-text token."
+    tok = load_tokenizer(path)
+    if tok.token_to_id(EOT) is None:
+        raise UsageError(f"tokenizer.path {path}: the tokenizer has no {EOT} token, which separates documents; add it or train one")
+    src = Path(path) / "tokenizer_config.json" if Path(path).is_dir() else None
+    kind = json.loads(src.read_text()).get("codex_nb_kind", cfg.tokenizer.kind) if src and src.is_file() else cfg.tokenizer.kind
+    key = _key("given", tokenizer_sha256(path))
+    return _build_dir(cache / "tokenizers" / key, lambda tmp: save_tokenizer(tok, tmp, kind, model_max_length=cfg.model.block_size))
+
 def prepared_tokenizer(cfg:Config, manifest:dict, cache:Path, progress:bool=False) -> Path:
     "The cached tokenizer folder for this dataset and these settings, trained if absent."
     t = cfg.tokenizer
+    if t.path: return given_tokenizer(t.path, cfg, cache)
     key = _key(manifest["content_hash"], t.kind, t.vocab_size, t.min_frequency, t.sample_bytes)
     def build(tmp):
         tok = train_tokenizer(_split_texts(cfg, manifest, "train"), t.kind, t.vocab_size, t.min_frequency,
@@ -274,7 +285,7 @@ def prepare_data(cfg:Config, # a resolved config
     "Manifest, tokenizer and token shards for `cfg`, reused from the cache when the content is unchanged."
     run_dir = Path(run_dir) if run_dir else resolve_run_dir(cfg)
     if run_dir.exists() and not run_dir.is_dir(): raise UsageError(f"run.dir {run_dir} is a file, not a folder")
-    check_vocab_size(cfg.tokenizer.kind, cfg.tokenizer.vocab_size)
+    if not cfg.tokenizer.path: check_vocab_size(cfg.tokenizer.kind, cfg.tokenizer.vocab_size)
     cache = Path(cfg.run.root) / ".cache"
     manifest = build_manifest(cfg.data, cfg.seed, progress)
     tok_dir = prepared_tokenizer(cfg, manifest, cache, progress)
