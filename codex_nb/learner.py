@@ -23,7 +23,8 @@ from torch import nn
 
 from .config import CodexError, TrainingConfig
 from .data import WindowSampler, get_batch
-from .models import IGNORE_INDEX, mask_for_mlm, resolve_dtype
+from .metrics import DEFAULT_EVAL_METRICS, evaluate_batches
+from .models import mask_for_mlm, resolve_dtype
 from .repro import get_rng_state, set_rng_state
 
 # %% ../nbs/07_learner.ipynb #a365768c
@@ -212,23 +213,11 @@ class NaNGuard(Callback):
                                          "stopped; the last checkpoint is the last good state (try a lower training.lr)")
 
 # %% ../nbs/07_learner.ipynb #31b633ab
-@torch.no_grad()
-def evaluate(model:nn.Module, data, n_batches:int, autocast=nullcontext, bytes_per_token:float|None=None) -> dict:
-    "Token-weighted loss, perplexity, token accuracy (and bits per byte) over `n_batches` of `data`."
-    was = model.training
-    model.eval()
-    loss_sum = correct = n = 0
-    for _ in range(n_batches):
-        x, y = data.next_batch()
-        with autocast(): out = model(x, labels=y)
-        counted = y != IGNORE_INDEX
-        loss_sum += float(out.loss_sum); n += int(out.n_tokens)
-        correct += int((out.logits.argmax(-1) == y)[counted].sum())
-    model.train(was)
-    loss = loss_sum / max(n, 1)
-    res = {"loss": loss, "perplexity": math.exp(min(loss, 700)), "token_accuracy": correct / max(n, 1)}
-    if bytes_per_token: res["bits_per_byte"] = loss / math.log(2) / bytes_per_token
-    return res
+def evaluate(model:nn.Module, data, n_batches:int, autocast=nullcontext, bytes_per_token:float|None=None,
+             metrics=DEFAULT_EVAL_METRICS) -> dict:
+    "Registered token metrics (default: loss, perplexity, token accuracy, bits per byte) over `n_batches` of `data`."
+    batches = (data.next_batch() for _ in range(n_batches))
+    return evaluate_batches(model, batches, metrics, autocast, bytes_per_token=bytes_per_token)
 
 class Evaluator(Callback):
     "Evaluate every `every` steps and at the last step; results go to `learn.val_metrics`."

@@ -118,7 +118,7 @@ def __iter__(self:Registry): return iter(self.names())
 models = Registry("model", "codex_nb.models", builtins=("codex_nb.models",))
 tokenizers = Registry("tokenizer", "codex_nb.tokenizers", builtins=("codex_nb.tokenization",))
 datasets = Registry("dataset source", "codex_nb.datasets", builtins=("codex_nb.data",))
-metrics = Registry("metric", "codex_nb.metrics")
+metrics = Registry("metric", "codex_nb.metrics", builtins=("codex_nb.metrics",))
 callbacks = Registry("callback", "codex_nb.callbacks")
 
 REGISTRIES = {"models": models, "tokenizers": tokenizers, "datasets": datasets, "metrics": metrics, "callbacks": callbacks}
