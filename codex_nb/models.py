@@ -30,19 +30,20 @@ from .registry import models as MODELS
 # %% ../nbs/05_models.ipynb #ab0aa706
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
-def resolve_device(name:str="auto") -> torch.device:
-    "The torch device for `training.device`: `auto` picks CUDA, then MPS, then CPU."
+def resolve_device(name:str="auto", what:str="training.device") -> torch.device:
+    "The torch device for `training.device` (or the option `what`): `auto` picks CUDA, then MPS, then CPU."
     mps = getattr(torch.backends, "mps", None)
     if name == "auto":
         if torch.cuda.is_available(): return torch.device("cuda")
         return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
-    dev = torch.device(name)
+    try: dev = torch.device(name)
+    except RuntimeError: raise UsageError(f"{what}={name}: not a device; use auto, cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"training.device={name}: no CUDA device is available here; use auto or cpu")
+        raise UsageError(f"{what}={name}: no CUDA device is available here; use auto or cpu")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise UsageError(f"training.device={name}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+        raise UsageError(f"{what}={name}: only {torch.cuda.device_count()} CUDA device(s) are visible")
     if dev.type == "mps" and not (mps is not None and mps.is_available()):
-        raise UsageError(f"training.device={name}: MPS is not available here; use auto or cpu")
+        raise UsageError(f"{what}={name}: MPS is not available here; use auto or cpu")
     return dev
 
 def resolve_dtype(precision:str, device:torch.device) -> torch.dtype:

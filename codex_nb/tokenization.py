@@ -185,10 +185,11 @@ def save_tokenizer(tok:Tokenizer, # a trained tokenizer
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tok.save(str(out / "tokenizer.json"))
-    unk = UNK if tok.token_to_id(UNK) is not None else None
-    roles = {"eos_token": EOT, "bos_token": EOT, "pad_token": PAD, "mask_token": MASK, "unk_token": unk,
-             "additional_special_tokens": [FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX]}
-    roles = {k: v for k, v in roles.items() if v is not None}
+    has = lambda t: tok.token_to_id(t) is not None  # declare only the roles this vocabulary has (an imported one may lack ours)
+    roles = {"eos_token": EOT, "bos_token": EOT, "pad_token": PAD, "mask_token": MASK, "unk_token": UNK}
+    roles = {k: v for k, v in roles.items() if has(v)}
+    fim = [t for t in (FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX) if has(t)]
+    if fim: roles["additional_special_tokens"] = fim
     config = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": model_max_length,
               "clean_up_tokenization_spaces": False, "add_prefix_space": False, "codex_nb_kind": kind, **roles}
     (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
@@ -248,7 +249,7 @@ def given_tokenizer(path, cfg:Config, cache:Path) -> Path:
         raise UsageError(f"tokenizer.path {path}: the tokenizer has no {EOT} token, which separates documents; add it or train one")
     src = Path(path) / "tokenizer_config.json" if Path(path).is_dir() else None
     kind = json.loads(src.read_text()).get("codex_nb_kind", cfg.tokenizer.kind) if src and src.is_file() else cfg.tokenizer.kind
-    key = _key("given", tokenizer_sha256(path))
+    key = _key("given", tokenizer_sha256(path), cfg.model.block_size)  # block_size: the model_max_length written
     return _build_dir(cache / "tokenizers" / key, lambda tmp: save_tokenizer(tok, tmp, kind, model_max_length=cfg.model.block_size))
 
 def prepared_tokenizer(cfg:Config, manifest:dict, cache:Path, progress:bool=False) -> Path:

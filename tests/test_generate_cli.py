@@ -133,3 +133,41 @@ def test_imported_model_fine_tunes_with_lora_and_resumes_exactly(trained, tmp_pa
 def test_lora_without_init_from_is_refused(tmp_path):
     r = run([BIN / "codex-train", TINY, f"run.dir={tmp_path / 'r'}", f"run.root={tmp_path / 'runs'}", "model.lora_r=4", "--quiet"], cwd=tmp_path)
     assert_usage_error(r, "codex-train", "model.init_from")
+
+
+def test_prompt_file_is_read_exactly_and_stop_escapes_work(trained, tmp_path):
+    _, run_dir = trained
+    (tmp_path / "crlf.txt").write_bytes(b"x = 1\r\ny = 2\r\n")
+    r = run([GEN, "--checkpoint", run_dir, "--prompt-file", tmp_path / "crlf.txt", "--max-new-tokens", "0"], text=False)
+    assert r.returncode == 0 and r.stdout == b"x = 1\r\ny = 2\r\n", r.stderr
+    for seed in range(20):  # a sample that has a newline in its completion
+        args = [GEN, "--checkpoint", run_dir, "--prompt", "def ", "--temperature", "1", "--seed", str(seed), "--max-new-tokens", "60"]
+        full = run(args).stdout
+        if "\n" in full[4:]: break
+    assert "\n" in full[4:]
+    assert run([*args, "--stop", "\\n"]).stdout == full[:full.index("\n", 4)]
+
+
+@pytest.mark.parametrize("args,needle", [(["--seed", "99999999999999999999"], "seed"), (["--device", "bogus"], "--device=bogus")])
+def test_more_bad_generation_input_exits_2(trained, args, needle):
+    assert_usage_error(run([GEN, "--checkpoint", trained[1], "--prompt", "x", *args]), "codex-generate", needle)
+
+
+def test_export_to_the_current_empty_folder(trained, tmp_path):
+    (tmp_path / "here").mkdir()
+    r = run([BIN / "codex-export-hf", "--checkpoint", trained[1], "--out", "."], cwd=tmp_path / "here")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "here" / "config.json").is_file()
+
+
+def test_a_fine_tune_from_a_run_folder_resumes_after_the_source_run_moved_on(tmp_path):
+    base = train(tmp_path, "src", "training.max_steps=20", "checkpoint.every=10", "checkpoint.keep_last=1", "checkpoint.keep_best=0")
+    ft = ["model.init_from=" + str(base), "model.lora_r=2", "checkpoint.every=5", "training.eval_every=0"]
+    train(tmp_path, "ft", *ft, "training.max_steps=5")
+    saved = (tmp_path / "ft" / "config.yaml").read_text()
+    assert "tokenizer.path" not in saved and "path: " + str(base / "checkpoints" / "step-00000020") in saved
+    train(tmp_path, "src", "training.max_steps=40", "checkpoint.every=10", "checkpoint.keep_last=1", "checkpoint.keep_best=0",
+          "--resume-from", "auto")  # the source run's LATEST moves on, and step 20 is pruned
+    assert not (base / "checkpoints" / "step-00000020").exists()
+    train(tmp_path, "ft", *ft, "training.max_steps=10", "--resume-from", "auto")
+    assert (tmp_path / "ft" / "checkpoints" / "LATEST").read_text().strip() == "step-00000010"

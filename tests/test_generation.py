@@ -176,3 +176,83 @@ def test_import_refuses_what_gpt_cannot_represent(tmp_path):
 def test_a_path_that_is_no_checkpoint_is_refused(tmp_path):
     with pytest.raises(UsageError, match="not a checkpoint"): load_for_inference(tmp_path)
     with pytest.raises(UsageError, match="no such file"): load_for_inference(tmp_path / "nope")
+
+
+def stdlib_docs():
+    import json
+    from pathlib import Path
+    return [p.read_text() for p in sorted(Path(json.__file__).parent.glob("*.py"))]
+
+
+@pytest.mark.parametrize("kind", ["sp-unigram", "sp-bpe", "wordpiece", "unigram", "bpe"])
+def test_streamed_text_is_the_final_text_for_every_tokenizer_kind(kind):
+    "Byte-fallback decoders rewrite a run of byte tokens once it turns invalid: settled text must not change."
+    tk = train_tokenizer(iter(stdlib_docs() + ["s = 'naïve café'\n"] * 10), kind, 600, show_progress=False)
+    model = make(tk, "gpt", **GPT2_SHAPE)
+    for seed in range(12):
+        kw = dict(max_new_tokens=30, temperature=3.0, seed=seed)
+        full = generate(model, tk, "s = '日本", **kw)
+        assert "".join(stream(model, tk, "s = '日本", **kw)) == full.text
+
+
+def test_a_completed_character_survives_a_later_incomplete_one():
+    from codex_nb.generation import TextStream
+    tk = train_tokenizer(iter(stdlib_docs()), "sp-unigram", 600, show_progress=False)
+    byte = lambda b: tk.token_to_id(f"<0x{b:02X}>")
+    ids = [byte(b) for b in "日本語".encode()] + [byte(0xE6)]
+    ts = TextStream(tk, tk.encode("x = ").ids)
+    shown = "".join(ts.push(i) for i in ids) + ts.finish()
+    assert shown == ts.text == "日本語\ufffd"
+
+
+def test_a_tiny_temperature_is_greedy_not_a_crash(tok):
+    model = make(tok)
+    assert generate(model, tok, PROMPTS[0], 10, temperature=1e-45).token_ids == generate(model, tok, PROMPTS[0], 10, temperature=0).token_ids
+
+
+def test_export_of_a_tokenizer_without_our_special_tokens_declares_only_what_it_has(tmp_path):
+    "An imported GPT-2 tokenizer has <|endoftext|> only: the export must not add tokens beyond the model's rows."
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+    t = Tokenizer(models.BPE())
+    t.pre_tokenizer, t.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+    t.train_from_iterator(["def f(x):\n    return x\n"] * 50, trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
+                                                                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    eos = t.token_to_id("<|endoftext|>")
+    c = GPT2Config(vocab_size=t.get_vocab_size(), n_positions=64, n_embd=32, n_layer=1, n_head=2, bos_token_id=eos, eos_token_id=eos)
+    GPT2LMHeadModel(c).save_pretrained(tmp_path / "gpt2")
+    t.save(str(tmp_path / "gpt2" / "tokenizer.json"))
+    import_hf(tmp_path / "gpt2", tmp_path / "imported")
+    export_hf(tmp_path / "imported", tmp_path / "hf")
+    assert len(AutoTokenizer.from_pretrained(tmp_path / "hf")) == t.get_vocab_size()
+
+
+def test_an_imported_llamas_own_end_token_ends_generation(tmp_path):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from codex_nb.generation import end_token_id
+    t = Tokenizer(models.BPE())
+    t.pre_tokenizer, t.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+    t.train_from_iterator(["def f(x):\n    return x\n"] * 50, trainers.BpeTrainer(vocab_size=300, special_tokens=["<s>", "</s>"],
+                                                                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    c = LlamaConfig(vocab_size=t.get_vocab_size(), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
+                    num_key_value_heads=4, max_position_embeddings=64, tie_word_embeddings=True, bos_token_id=0, eos_token_id=1)
+    torch.manual_seed(0)
+    m = LlamaForCausalLM(c)
+    with torch.no_grad(): m.model.embed_tokens.weight[1] += 5 * m.model.norm.weight.sign()  # make </s> likely, so generation meets it
+    m.save_pretrained(tmp_path / "llama")
+    t.save(str(tmp_path / "llama" / "tokenizer.json"))
+    (tmp_path / "llama" / "tokenizer_config.json").write_text('{"eos_token": "</s>", "bos_token": "<s>"}')
+    import_hf(tmp_path / "llama", tmp_path / "imported")
+    model, tk, folder = load_for_inference(tmp_path / "imported")
+    assert end_token_id(tk, folder) == 1
+    g = generate(model, tk, "def f", 40, temperature=1.0, seed=0, eos_id=end_token_id(tk, folder))
+    assert "</s>" not in g.text
+    if 1 in g.token_ids: assert g.finish_reason == "eot" and g.token_ids[-1] == 1
+
+
+def test_import_refuses_unscaled_gpt2_attention_by_name(tmp_path):
+    from transformers import GPT2Config, GPT2LMHeadModel
+    GPT2LMHeadModel(GPT2Config(vocab_size=64, n_positions=32, n_embd=32, n_layer=1, n_head=2, scale_attn_weights=False,
+                               bos_token_id=0, eos_token_id=0)).save_pretrained(tmp_path / "g")
+    with pytest.raises(UsageError, match="scale_attn_weights"): import_hf(tmp_path / "g", tmp_path / "out")
