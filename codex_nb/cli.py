@@ -626,10 +626,12 @@ def _eval_out(a, folder:Path, kind:str) -> Path:
     return (run if run and (run / "config.yaml").is_file() else Path(".")) / "eval" / f"{kind}-{stamp}"
 
 def _sandbox(a):
-    from codex_nb.execution import SandboxConfig
-    if a.timeout <= 0: raise UsageError(f"--timeout must be positive, got {a.timeout}")
+    from codex_nb.execution import SandboxConfig, check_config
     if a.workers < 1: raise UsageError(f"--workers must be 1 or more, got {a.workers}")
-    return SandboxConfig(timeout=a.timeout, memory_mb=a.memory_mb)
+    cfg = SandboxConfig(timeout=a.timeout, memory_mb=a.memory_mb)
+    try: check_config(cfg)
+    except ValueError as e: raise UsageError(f"--{str(e).replace('_', '-')}") from None  # "--memory-mb must be ..."
+    return cfg
 
 def _finish_eval(summary:dict, out:Path):
     shown = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k.startswith("pass@") or k in ("loss", "perplexity", "bits_per_byte"))
@@ -651,7 +653,9 @@ def _eval_humaneval(a) -> int:
         unknown = [t for t in ids if t not in problems]
         if unknown: raise UsageError(f"--tasks: unknown task {unknown[0]!r} (ids look like {next(iter(problems))})")
         problems = {t: problems[t] for t in ids}
-    elif a.limit: problems = dict(list(problems.items())[:a.limit])
+    elif a.limit is not None:
+        if a.limit < 1: raise UsageError(f"--limit must be 1 or more, got {a.limit}")
+        problems = dict(list(problems.items())[:a.limit])
     if temperature == 0 and a.n_samples > 1:
         print("codex-eval: warning: greedy decoding gives the same completion every time: all samples of a task agree", file=sys.stderr)
     model, tok, folder = load_for_inference(a.checkpoint, resolve_device(a.device, "--device"))

