@@ -10,7 +10,6 @@ __all__ = ['EVENTS', 'CancelFitException', 'CancelStepException', 'NonFiniteLoss
            'MetricsLogger', 'read_metrics']
 
 # %% ../nbs/07_learner.ipynb #287371db
-import json
 import math
 import time
 from contextlib import nullcontext
@@ -164,10 +163,14 @@ def _one_step(self:Learner):
 def fit(self:Learner):
     "Train until `cfg.max_steps` optimizer steps are done (resuming from `self.step`)."
     self.model.train()
+    self.fit_error = None  # the exception that ended the run, for after_fit handlers (trackers mark the run failed)
     try:
         self("before_fit")
         while self.step < self.cfg.max_steps: self._one_step()
     except CancelFitException: pass
+    except BaseException as e:
+        self.fit_error = e
+        raise
     finally: self("after_fit")
 
 # %% ../nbs/07_learner.ipynb #625ea6c8
@@ -250,18 +253,19 @@ class Progress(Callback):
 
 # %% ../nbs/07_learner.ipynb #a263fd8c
 class MetricsLogger(Callback):
-    "Append `metrics.ndjson` lines: training every `every` steps (and the last), evaluation whenever it ran."
+    "Append `metrics.ndjson` lines: training every `every` steps (and the last), evaluation whenever it ran; `learn.logged` holds this step's."
     order = 30
-    def __init__(self, path, every:int=10):
-        self.path, self.every = Path(path), every
+    def __init__(self, path, every:int=10, rotate_bytes:int=0, keep:int=0):
+        self.path, self.every, self.rotate_bytes, self.keep = Path(path), every, rotate_bytes, keep
     def before_fit(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.f = open(self.path, "a", encoding="utf-8")
+        from codex_nb.monitoring import NDJSONLog  # rotation lives with the other logs, in monitoring
+        self.log = NDJSONLog(self.path, self.rotate_bytes, self.keep)
         self.t0, self.tokens = time.perf_counter(), torch.zeros((), dtype=torch.long, device=self.learn.device)
     def _write(self, rec:dict):
-        self.f.write(json.dumps(rec) + "\n"); self.f.flush()
+        self.log.write(rec); self.learn.logged.append(rec)
     def after_step(self):
         l = self.learn
+        l.logged = []
         self.tokens += l.n_tokens
         if l.step % self.every == 0 or l.step == l.cfg.max_steps:
             now = time.perf_counter()
@@ -269,13 +273,9 @@ class MetricsLogger(Callback):
                          "tokens_per_s": int(self.tokens) / max(now - self.t0, 1e-9)})
             self.t0, self.tokens = now, self.tokens.zero_()
         if getattr(l, "val_metrics", None): self._write({"step": l.step, "split": "val", **l.val_metrics})
-    def after_fit(self): self.f.close()
+    def after_fit(self): self.log.close()
 
 def read_metrics(path) -> dict:
-    "The last line per (split, step) of a metrics log, skipping a torn last line: {(split, step): record}."
-    out = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try: rec = json.loads(line)
-        except json.JSONDecodeError: continue  # a line torn by a kill
-        out[(rec["split"], rec["step"])] = rec
-    return out
+    "The last line per (split, step) of a metrics log and its rotations, skipping a torn line: {(split, step): record}."
+    from codex_nb.monitoring import read_ndjson
+    return {(rec["split"], rec["step"]): rec for rec in read_ndjson(path)}

@@ -1,0 +1,139 @@
+"""Monitoring and tracking through the real command: a real `mlflow server` on 127.0.0.1 receives a run's params,
+metrics and artifacts, and a resumed run appends to the same MLflow run; an unreachable server costs one warning
+and no training; system metrics, rotation, TensorBoard and plots from the config; a crash ends the run FAILED."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from codex_nb.learner import read_metrics
+from codex_nb.monitoring import read_ndjson, rotated_files
+
+from conftest import BIN, ROOT, TEST_ENV, assert_usage_error, run
+
+TINY = ROOT / "configs" / "tiny.yaml"
+
+
+def train(tmp, name, *extra, expect=0):
+    r = run([BIN / "codex-train", TINY, f"run.dir={tmp / name}", f"run.root={tmp / 'runs'}", "--quiet", *extra], cwd=tmp)
+    assert r.returncode == expect, (r.returncode, r.stdout, r.stderr)
+    return r
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    "A real `mlflow server` on 127.0.0.1 with a SQLite store, stopped after the module."
+    d = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    p = subprocess.Popen([str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                          "--backend-store-uri", f"sqlite:///{d / 'mlflow.db'}", "--artifacts-destination", str(d / "artifacts")],
+                         cwd=d, env={**os.environ, **TEST_ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/health", timeout=2).status == 200: break
+        except OSError: time.sleep(0.5)
+        assert p.poll() is None, p.stderr.read().decode()[-2000:]
+    else: pytest.fail("mlflow server did not answer /health within 120 s")
+    yield url
+    os.killpg(p.pid, signal.SIGTERM)
+    try: p.wait(timeout=20)
+    except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
+
+
+def test_a_real_server_gets_params_metrics_artifacts_and_a_resume_stays_one_run(mlflow_server, tmp_path):
+    from mlflow.tracking import MlflowClient
+    common = ["training.max_steps=40", "checkpoint.every=10", "monitor.plots=true", "tracking.experiment=server-test"]
+    train(tmp_path, "r", *common, "--tracking-uri", mlflow_server, "training.max_steps=20")  # a first part...
+    train(tmp_path, "r", *common, "--tracking-uri", mlflow_server, "--resume-from", "auto")  # ...extended: resumed
+    client = MlflowClient(tracking_uri=mlflow_server)
+    exp = client.get_experiment_by_name("server-test")
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1, [r.info.run_id for r in runs]
+    r = runs[0]
+    assert r.info.status == "FINISHED"
+    assert r.data.params["training.lr"] == "0.003" and r.data.params["model.n_layer"] == "2"
+    assert r.data.tags.get("codex_nb.git_commit") and r.data.tags["codex_nb.run_dir"].endswith("/r")
+    steps = sorted({m.step for m in client.get_metric_history(r.info.run_id, "train/loss")})
+    assert steps == list(range(1, 41))
+    logged = read_metrics(tmp_path / "r" / "metrics.ndjson")
+    by_step = {m.step: m.value for m in client.get_metric_history(r.info.run_id, "train/loss")}
+    assert by_step[40] == pytest.approx(logged[("train", 40)]["loss"])
+    assert {m.step for m in client.get_metric_history(r.info.run_id, "val/bits_per_byte")} >= {40}
+    arts = {a.path for a in client.list_artifacts(r.info.run_id)} | {a.path for a in client.list_artifacts(r.info.run_id, "plots")}
+    assert {"config.yaml", "env.json", "plots/training.png"} <= arts, arts
+
+
+def test_an_unreachable_server_costs_one_warning_and_no_training(tmp_path):
+    t0 = time.monotonic()
+    r = train(tmp_path, "down", "training.max_steps=30", "--tracking-uri", f"http://127.0.0.1:{free_port()}")
+    tracked = time.monotonic() - t0
+    warnings = [line for line in r.stderr.splitlines() if "WARNING" in line or "warning:" in line and "MLflow" in line]
+    assert len([w for w in warnings if "MLflow" in w]) == 1, r.stderr
+    assert len(read_metrics(tmp_path / "down" / "metrics.ndjson")) >= 30
+    t0 = time.monotonic()
+    train(tmp_path, "plain", "training.max_steps=30")
+    assert tracked < (time.monotonic() - t0) + 15  # at most the short final wait, not retries per step
+
+
+def test_system_metrics_rotation_tensorboard_and_plots_from_the_config(tmp_path):
+    train(tmp_path, "m", "--system-metrics", "monitor.interval=0.1", "monitor.rotate_bytes=3000", "monitor.plots=true",
+          "monitor.tensorboard=true")
+    d = tmp_path / "m"
+    system = read_ndjson(d / "system.ndjson")
+    assert len(system) >= 3 and system[-1]["step"] == 100 and "process_rss_mb" in system[0]
+    assert rotated_files(d / "metrics.ndjson"), "no rotation past 3000 bytes"
+    assert sorted(s for sp, s in read_metrics(d / "metrics.ndjson") if sp == "train") == list(range(1, 101))  # across rotations
+    assert sorted(p.name for p in (d / "plots").iterdir()) == ["system.png", "training.png"]
+    assert list((d / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_a_non_positive_sampling_interval_exits_2(tmp_path):
+    r = run([BIN / "codex-train", TINY, f"run.dir={tmp_path / 'x'}", "monitor.interval=0"], cwd=tmp_path)
+    assert_usage_error(r, "codex-train", "monitor.interval")
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_unwritable_run_folder_is_a_clear_error_before_training(tmp_path):
+    ro = tmp_path / "readonly"
+    ro.mkdir()
+    cmd = (f"mount --bind {ro} {ro} && mount -o remount,bind,ro {ro} && exec {BIN / 'codex-train'} {TINY} "
+           f"run.dir={ro / 'run'} run.root={tmp_path / 'runs'} --quiet")
+    r = subprocess.run(["unshare", "--mount", "--", "sh", "-c", cmd], capture_output=True, text=True, env={**os.environ, **TEST_ENV})
+    assert_usage_error(r, "codex-train", "not writable")
+    assert not (tmp_path / "runs").exists()  # nothing prepared: refused before any work
+
+
+def test_a_crash_ends_the_mlflow_run_failed(tmp_path):
+    code = f"""
+import numpy as np, torch
+from codex_nb.config import Config, ModelConfig, TrainingConfig
+from codex_nb.learner import Callback, Learner, MetricsLogger, TokenBatches
+from codex_nb.models import build_gpt
+from codex_nb.tracking import MLflowTracker, default_uri
+from mlflow.tracking import MlflowClient
+cfg = Config(); cfg.run.root = {str(tmp_path)!r}; cfg.tracking.experiment = "crash"
+class Boom(Callback):
+    def after_step(self):
+        if self.learn.step == 3: raise RuntimeError("boom")
+l = Learner(build_gpt(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=16, vocab_size=32)),
+            TokenBatches(np.arange(5000, dtype=np.uint16) % 32, 16, 4), TrainingConfig(max_steps=10, batch_size=4, device="cpu"), device="cpu")
+tracker = MLflowTracker(cfg, {str(tmp_path / 'run')!r})
+l.add_cbs([MetricsLogger({str(tmp_path / 'run' / 'metrics.ndjson')!r}, every=1), tracker, Boom()])
+try: l.fit()
+except RuntimeError: pass
+print(MlflowClient(tracking_uri=default_uri(cfg)).get_run(tracker.run.run_id).info.status)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **TEST_ENV}, timeout=300)
+    assert r.stdout.strip().splitlines()[-1] == "FAILED", r.stdout + r.stderr
