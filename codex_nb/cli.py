@@ -497,6 +497,17 @@ def _monitoring_cbs(cfg:Config, run_dir:Path, mgr) -> list:
         cbs.append(MLflowTracker(cfg, run_dir, model_dir=latest))
     return cbs
 
+def _check_monitoring(cfg:Config):
+    "What monitoring and tracking need, checked before any work: the tensorboard package, a writable SQLite store."
+    if cfg.monitor.tensorboard:
+        try: import torch.utils.tensorboard  # noqa: F401
+        except ImportError: raise UsageError("monitor.tensorboard needs the tensorboard package: pip install tensorboard") from None
+    if cfg.tracking.enabled:
+        from codex_nb.tracking import default_uri, sqlite_folder
+        if (folder := sqlite_folder(default_uri(cfg))) is not None:
+            try: _check_writable(folder)
+            except UsageError: raise UsageError(f"the MLflow store folder {folder} is not writable: set tracking.uri, or run.root") from None
+
 def _check_writable(run_dir:Path):
     "A clear error now, before any work, when the run folder cannot be written (logs, checkpoints)."
     import tempfile
@@ -546,6 +557,7 @@ def train_cmd(argv:list[str]) -> int:
         raise UsageError("model.lora_r > 0 fine-tunes a trained model: set model.init_from to its folder (codex-import-hf makes one "
                          "from a transformers model), or set model.lora_r=0")
     _check_writable(run_dir)
+    _check_monitoring(cfg)
     with RunLock(run_dir): return _train(cfg, run_dir, a)
 
 def train_main(argv:list[str]|None=None) -> int:

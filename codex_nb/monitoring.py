@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from .config import CodexError, UsageError
+from .config import UsageError
 from .learner import Callback
 
 # %% ../nbs/11_monitoring.ipynb #b1100007
@@ -48,8 +48,15 @@ class NDJSONLog:
     def __init__(self, path, rotate_bytes:int=0, keep:int=0): # 0: never rotate / keep every rotated file
         self.path, self.rotate_bytes, self.keep = Path(path), rotate_bytes, keep
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.f = open(self.path, "a", encoding="utf-8")
+        self.f = self._open()
         self.lock = threading.Lock()
+
+    def _open(self):
+        f = open(self.path, "a+", encoding="utf-8")
+        if f.tell():  # a line torn by a kill ends here: start on a new line, so that the next record is whole
+            f.seek(f.tell() - 1)
+            if f.read(1) != "\n": f.write("\n")
+        return f
 
     def write(self, rec:dict):
         "Append `rec` as one line; rotate first when the file has grown past `rotate_bytes`."
@@ -60,22 +67,21 @@ class NDJSONLog:
 
     def _rotate(self):
         self.f.close()
-        n = len(rotated_files(self.path))
-        for i in range(n, 0, -1):
-            src = Path(f"{self.path}.{i}")
+        for src in reversed(rotated_files(self.path)):  # oldest first, so no rename overwrites
+            i = int(src.name.rsplit(".", 1)[1])
             if self.keep and i >= self.keep: src.unlink()
             else: src.rename(f"{self.path}.{i + 1}")
         self.path.rename(f"{self.path}.1")
-        self.f = open(self.path, "a", encoding="utf-8")
+        self.f = self._open()
 
     def close(self):
         with self.lock: self.f.close()
 
 def rotated_files(path) -> list[Path]:
-    "The rotated files of a log, `.1`, `.2`, ... (newest first), as far as they go without a gap."
-    out, i = [], 1
-    while Path(f"{path}.{i}").exists(): out.append(Path(f"{path}.{i}")); i += 1
-    return out
+    "The rotated files of a log, `.1`, `.2`, ... (newest first); a gap left by a kill mid-rotation hides nothing."
+    p = Path(path)
+    found = [(int(q.name[len(p.name) + 1:]), q) for q in p.parent.glob(p.name + ".*") if q.name[len(p.name) + 1:].isdigit()]
+    return [q for _, q in sorted(found)]
 
 def read_ndjson(path) -> list[dict]:
     "Every record of a log and its rotations, oldest first; a torn line (a kill mid-write) is skipped."
@@ -108,6 +114,7 @@ class SystemSampler:
 
     def start(self):
         import psutil
+        self.stop_event.clear()  # a sampler can be started again (a second fit in a notebook)
         self.log = NDJSONLog(self.path, self.rotate_bytes, self.keep)
         self.proc, self.psutil = psutil.Process(), psutil
         self.proc.cpu_percent(None); psutil.cpu_percent(None)  # the first call only sets the baseline
@@ -158,7 +165,8 @@ class SystemSampler:
         "Stop the thread, write a last sample, close the log and NVML."
         if self.thread is None: return
         self.stop_event.set(); self.thread.join(timeout=5 * self.interval + 5)
-        try: self.log.write(self.sample())
+        try:
+            if not self.thread.is_alive(): self.log.write(self.sample())  # a hung sampler (a stuck NVML call) gets no last sample
         finally:
             self.log.close()
             if self.nvml is not None:
@@ -174,7 +182,9 @@ class SystemMonitor(Callback):
         self.sampler = SystemSampler(path, interval, rotate_bytes, keep)  # checks the interval now, before training
     def before_fit(self): self.sampler.step = self.learn.step; self.sampler.start()
     def after_step(self): self.sampler.step = self.learn.step
-    def after_fit(self): self.sampler.stop()
+    def after_fit(self):
+        try: self.sampler.stop()
+        except Exception as e: logging.getLogger("codex_nb.monitoring").warning("stopping the system sampler: %s", e)  # never fails a run
 
 # %% ../nbs/11_monitoring.ipynb #b1100018
 def _series(recs, key, split=None):
@@ -232,7 +242,7 @@ class TensorBoardLogger(Callback):
     order = 35  # after the MetricsLogger, whose lines it mirrors
     def __init__(self, log_dir):
         try: from torch.utils.tensorboard import SummaryWriter
-        except ImportError: raise CodexError("monitor.tensorboard needs the tensorboard package: pip install tensorboard") from None
+        except ImportError: raise UsageError("monitor.tensorboard needs the tensorboard package: pip install tensorboard") from None
         self.log_dir, self.writer_cls = Path(log_dir), SummaryWriter
     def before_fit(self): self.writer = self.writer_cls(str(self.log_dir))
     def after_step(self):

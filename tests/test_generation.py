@@ -49,7 +49,7 @@ def test_greedy_with_kv_cache_equals_greedy_without(tok, name, shape):
     assert any(len(g.token_ids) > 5 for g in with_cache)
 
 
-@pytest.mark.parametrize("name,shape", [("gpt", GPT2_SHAPE), ("gpt", LLAMA_SHAPE), ("hf-llama", LLAMA_SHAPE)])
+@pytest.mark.parametrize("name,shape", [("gpt", GPT2_SHAPE), ("gpt", LLAMA_SHAPE), ("hf-gpt2", GPT2_SHAPE), ("hf-llama", LLAMA_SHAPE)])
 def test_batched_left_padded_prompts_equal_one_at_a_time(tok, name, shape):
     model = make(tok, name, **shape)
     greedy = generate(model, tok, PROMPTS, max_new_tokens=25, temperature=0)

@@ -137,3 +137,52 @@ print(MlflowClient(tracking_uri=default_uri(cfg)).get_run(tracker.run.run_id).in
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **TEST_ENV}, timeout=300)
     assert r.stdout.strip().splitlines()[-1] == "FAILED", r.stdout + r.stderr
+
+
+def test_a_torn_line_does_not_swallow_the_next_record(tmp_path):
+    from codex_nb.monitoring import NDJSONLog
+    f = tmp_path / "m.ndjson"
+    f.write_text('{"step": 1, "split": "train", "loss": 1}\n{"step": 2, "split": "tr')  # killed mid-line
+    log = NDJSONLog(f); log.write({"step": 2, "split": "train", "loss": 2}); log.close()
+    assert sorted(s for _, s in read_metrics(f)) == [1, 2]
+
+
+def test_a_kill_mid_rotation_hides_no_history(tmp_path):
+    f = tmp_path / "m.ndjson"
+    Path = type(tmp_path)
+    Path(f"{f}.2").write_text('{"step": 1, "split": "train", "loss": 1}\n')  # .1 was renamed to .2, then the kill came
+    f.write_text('{"step": 2, "split": "train", "loss": 2}\n')
+    assert [r["step"] for r in read_ndjson(f)] == [1, 2]
+
+
+def test_a_sampler_can_be_started_again(tmp_path):
+    from codex_nb.monitoring import SystemSampler
+    s = SystemSampler(tmp_path / "s.ndjson", interval=0.05)
+    for _ in range(2):
+        s.start(); time.sleep(0.4); s.stop()
+    assert len(read_ndjson(tmp_path / "s.ndjson")) >= 8
+
+
+def test_names_mlflow_rejects_are_cleaned_and_an_unknown_run_becomes_a_new_run(tmp_path):
+    from mlflow.tracking import MlflowClient
+    from codex_nb.tracking import MLflowRun
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    r = MLflowRun(uri, "names", run_id="0123456789abcdef0123456789abcdef", params={"f1(macro)": 1}, artifact_root=str(tmp_path / "a"))
+    r.log_metrics([("val/pass@1", 0.5, 1), ("train/loss", 2.0, 1)])
+    r.end()
+    assert r.wait(60), "the queue did not drain"
+    c = MlflowClient(tracking_uri=uri)
+    run = c.get_run(r.run_id)
+    assert run.info.status == "FINISHED" and r.run_id != "0123456789abcdef0123456789abcdef"
+    assert run.data.metrics == {"val/pass_1": 0.5, "train/loss": 2.0} and run.data.params == {"f1_macro_": "1"}
+
+
+def test_a_missing_tensorboard_is_refused_before_any_work(tmp_path):
+    block = tmp_path / "block"
+    block.mkdir()
+    (block / "tensorboard").mkdir()
+    (block / "tensorboard" / "__init__.py").write_text("raise ImportError('blocked for the test')\n")
+    r = run([BIN / "codex-train", TINY, f"run.dir={tmp_path / 'r'}", f"run.root={tmp_path / 'runs'}", "monitor.tensorboard=true"],
+            cwd=tmp_path, env={"PYTHONPATH": str(block)})
+    assert_usage_error(r, "codex-train", "pip install tensorboard")
+    assert not (tmp_path / "runs").exists()
