@@ -140,23 +140,23 @@ def token_f1(predictions:list[str], references:list) -> float:
 for f in (exact_match, token_f1): f.kind = "text"
 
 # %% ../nbs/09_metrics.ipynb #b0900019
+def _sacrebleu(name:str, predictions:list[str], references:list) -> float:
+    "sacrebleu's corpus score `name` (`corpus_bleu`, `corpus_chrf`), references regrouped into sacrebleu's streams."
+    sacrebleu = require("sacrebleu")
+    _check_pairs(predictions, references)
+    refs = _refs(references)
+    streams = [[r[i] if i < len(r) else None for r in refs] for i in range(max(map(len, refs)))]  # stream i: every i-th reference
+    return float(getattr(sacrebleu, name)(predictions, streams).score)
+
 @METRICS.register("bleu")
 def bleu(predictions:list[str], references:list) -> float:
     "sacrebleu's corpus BLEU (0-100); several references per prediction allowed."
-    sacrebleu = require("sacrebleu")
-    _check_pairs(predictions, references)
-    refs = _refs(references)
-    streams = [[r[i] if i < len(r) else None for r in refs] for i in range(max(map(len, refs)))]
-    return float(sacrebleu.corpus_bleu(predictions, streams).score)
+    return _sacrebleu("corpus_bleu", predictions, references)
 
 @METRICS.register("chrf")
 def chrf(predictions:list[str], references:list) -> float:
-    "sacrebleu's corpus chrF (0-100)."
-    sacrebleu = require("sacrebleu")
-    _check_pairs(predictions, references)
-    refs = _refs(references)
-    streams = [[r[i] if i < len(r) else None for r in refs] for i in range(max(map(len, refs)))]
-    return float(sacrebleu.corpus_chrf(predictions, streams).score)
+    "sacrebleu's corpus chrF (0-100); several references per prediction allowed."
+    return _sacrebleu("corpus_chrf", predictions, references)
 
 @METRICS.register("rouge_l")
 def rouge_l(predictions:list[str], references:list) -> float:
