@@ -233,7 +233,9 @@ class Plotter(Callback):
     order = 38  # after the logs are closed, before the tracker (40) uploads the PNGs
     def __init__(self, run_dir): self.run_dir = Path(run_dir)
     def after_fit(self):
-        try: plot_run(self.run_dir)
+        import matplotlib.pyplot as plt
+        try:
+            for fig in plot_run(self.run_dir): plt.close(fig)  # saved: free them (a long-lived process draws many runs)
         except Exception as e: logging.getLogger("codex_nb.monitoring").warning("could not draw the plots of %s: %s", self.run_dir, e)
 
 # %% ../nbs/11_monitoring.ipynb #b1100022
