@@ -342,12 +342,13 @@ def _split_config_args(args:list[str]) -> tuple[str|None, list[str]]:
     return config, (args[1:] if config else args)
 
 def _checkpoint_folder(path:str) -> Path:
-    "A checkpoint folder from `--resume-from PATH` (a checkpoint folder, a run folder or its checkpoints/)."
-    p = Path(path)
-    for cand in (p, p / "checkpoints"):
-        if (cand / "LATEST").is_file(): return cand / (cand / "LATEST").read_text().strip()
-    if (p / "meta.json").is_file() and (p / "model.safetensors").is_file(): return p
-    raise UsageError(f"--resume-from {path}: not a checkpoint (expected a step-* folder with meta.json, or a run folder with checkpoints/LATEST)")
+    "A training checkpoint from `--resume-from PATH`: what `--checkpoint` takes, holding the loop state (meta.json) too."
+    from codex_nb.generation import resolve_checkpoint
+    folder = resolve_checkpoint(path, "--resume-from")
+    if not (folder / "meta.json").is_file():
+        raise UsageError(f"--resume-from {path}: not a checkpoint of a training run (a model folder without meta.json); "
+                         "start a fine-tune from it with model.init_from instead")
+    return folder
 
 def _one_line_warnings(prog:str):
     def show(message, category, filename, lineno, file=None, line=None):

@@ -303,7 +303,7 @@ _DEFAULTS = dict(max_new_tokens=128, temperature=1.0, top_k=0, top_p=1.0, stop=(
 def resolve_checkpoint(path, what:str="--checkpoint") -> Path:
     "The model folder that `--checkpoint PATH` (or `what`) names, or a `UsageError` saying what was expected."
     p = Path(path)
-    if not p.exists(): raise UsageError(f"{what} {path}: no such file or folder")
+    if not p.exists(): raise UsageError(f"{what} {path}: not a checkpoint: no such file or folder")
     for cand in (p, p / "checkpoints"):
         if (cand / "LATEST").is_file():
             name = (cand / "LATEST").read_text().strip()

@@ -171,3 +171,14 @@ def test_a_fine_tune_from_a_run_folder_resumes_after_the_source_run_moved_on(tmp
     assert not (base / "checkpoints" / "step-00000020").exists()
     train(tmp_path, "ft", *ft, "training.max_steps=10", "--resume-from", "auto")
     assert (tmp_path / "ft" / "checkpoints" / "LATEST").read_text().strip() == "step-00000010"
+
+
+def test_resume_from_a_model_folder_points_to_init_from(tmp_path):
+    import torch
+    from codex_nb.config import ModelConfig
+    from codex_nb.models import build_gpt, save_model_folder
+    torch.manual_seed(0)
+    save_model_folder(build_gpt(ModelConfig(n_layer=1, n_head=2, n_embd=16, vocab_size=50)), tmp_path / "m")
+    r = run([BIN / "codex-train", TINY, f"run.dir={tmp_path / 'r'}", "--resume-from", tmp_path / "m"], cwd=tmp_path)
+    assert_usage_error(r, "codex-train", "not a checkpoint of a training run", "model.init_from")
+    assert not (tmp_path / "r").exists()
