@@ -227,9 +227,9 @@ class MLflowTracker(Callback):
         status = "FAILED" if l.fit_error is not None and not isinstance(l.fit_error, KeyboardInterrupt) else \
                  "FINISHED" if l.step >= l.cfg.max_steps else "KILLED"
         self.run.end(status)
-        down = self.run.down  # already warned about: wait briefly, and do not warn twice
-        if not self.run.wait(5.0 if down else self.flush_timeout):
-                (log.info if down else log.warning)("MLflow at %s did not take %d metrics of this run (MLflow run %s): they are in "
+        if not self.run.wait(5.0 if self.run.down else self.flush_timeout):  # a known outage: wait briefly
+            (log.info if self.run.down else log.warning)(  # an outage already warned about: one warning in all
+                "MLflow at %s did not take %d metrics of this run (MLflow run %s): they are in "
                                                 "metrics.ndjson", self.run.uri, self.run.backlog(), self.run.run_id or "not created")
         self.run_id = self.run.run_id or self.run_id
 
