@@ -8,8 +8,9 @@ Docs: https://codex-nb.github.io/codex-nb/cli.html.md"""
 __all__ = ['INIT_KEEP', 'DEFAULT_CONFIG', 'SAMPLES', 'COMMANDS', 'CliParser', 'run_cli', 'describe', 'apply_init_from',
            'validate_config_cmd', 'validate_config_main', 'registry_cmd', 'registry_main', 'resolve_cli_config',
            'data_cmd', 'data_main', 'tokenizer_cmd', 'tokenizer_main', 'signal_name', 'train_cmd', 'train_main',
-           'unescape', 'generate_cmd', 'generate_main', 'export_hf_cmd', 'export_hf_main', 'import_hf_cmd',
-           'import_hf_main', 'eval_cmd', 'eval_main', 'main']
+           'unescape', 'safety_policy', 'SafeStream', 'generate_cmd', 'generate_main', 'export_hf_cmd',
+           'export_hf_main', 'import_hf_cmd', 'import_hf_main', 'eval_cmd', 'eval_main', 'safety_cmd', 'safety_main',
+           'main']
 
 # %% ../nbs/14_cli.ipynb #db93217c
 import argparse
@@ -19,10 +20,12 @@ import traceback
 import warnings
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from .config import CodexError, Config, UsageError, config_yaml, flatten, load_config
 from .registry import registry_table
+from .safety import guard, redact
 
 # %% ../nbs/14_cli.ipynb #a8c946bb
 class CliParser(argparse.ArgumentParser):
@@ -40,7 +43,7 @@ def run_cli(func, # called with the argument list; returns an exit code (None me
     try: return func(argv) or 0
     except CodexError as e:
         if "--debug" in argv: traceback.print_exc()
-        print(f"{prog}: error: {' '.join(str(e).split())}", file=sys.stderr)  # one line, whatever the message held
+        print(f"{prog}: error: {redact(' '.join(str(e).split()))[0]}", file=sys.stderr)  # one line, whatever the message held; no secrets
         return e.exit_code
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -177,7 +180,10 @@ def _data_prepare(a) -> int:
     skipped = ", ".join(f"{n} {r}" for r, n in sorted(m["skipped"]["counts"].items())) or "none"
     splits = ", ".join(f"{k} {v['documents']:,} ({_mb(v['bytes'])})" for k, v in t.items() if k != "all" and v["documents"])
     tokens = ", ".join(f"{k} {v['tokens']:,} tokens" for k, v in sh["splits"].items())
+    sf = m["safety"]
+    found = ", ".join(f"{n:,} {k}" for k, n in sf["counts"].items()) or "nothing found"
     print(f"prepared {run_dir} from {label}\n  documents  {splits}; skipped: {skipped}\n"
+          f"  safety     {'redacted' if sf['counts'] else 'scanned'}: {found} in {sf['documents']:,} documents; dropped {sf['dropped']:,} (safety.data={sf['data']})\n"
           f"  tokenizer  {tok['kind']}, {tok['vocab_size']:,} tokens, sha256 {tok['sha256'][:12]} ({tok['cache']})\n"
           f"  shards     {tokens} ({sh['dir']})\n  manifest   {run_dir / 'data' / 'manifest.json'}")
     return 0
@@ -352,7 +358,7 @@ def _checkpoint_folder(path:str) -> Path:
 
 def _one_line_warnings(prog:str):
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"{prog}: warning: {message}", file=sys.stderr)
+        print(f"{prog}: warning: {redact(str(message))[0]}", file=sys.stderr)
     warnings.showwarning = show
 
 # %% ../nbs/14_cli.ipynb #209c4126
@@ -453,7 +459,6 @@ def _train(cfg:Config, run_dir:Path, a) -> int:
     cfg.training.device = str(resolve_device(cfg.training.device))
     save_config(cfg, run_dir / "config.yaml")
     if not resuming: save_fingerprint(run_dir / "env.json")
-    _warn_not_yet(cfg)
     learn, mgr = _build_learner(cfg, run_dir, manifest, a.quiet, resuming)
     if resuming:
         folder = mgr.load_latest(quarantine=True) if a.resume_from == "auto" else _checkpoint_folder(a.resume_from)
@@ -474,11 +479,6 @@ def _train(cfg:Config, run_dir:Path, a) -> int:
         return 128 + pre.signal
     _print_summary(run_dir, learn)
     return 0
-
-def _warn_not_yet(cfg:Config):
-    "Say out loud what the config asks for that is not built yet (never silently ignored)."
-    warnings.warn(f"the secret / PII filter (safety.data={cfg.safety.data}) is not implemented yet: the corpus is not "
-                  "scanned in this run", stacklevel=2)
 
 def _monitoring_cbs(cfg:Config, run_dir:Path, mgr) -> list:
     "System monitor, TensorBoard, plots and MLflow tracking, as the config asks (each checked before training starts)."
@@ -576,6 +576,50 @@ def unescape(s:str) -> str:
     "A command-line string with `\\n`, `\\t`, `\\r` and `\\\\` read as the characters they name (shells pass them literally)."
     return re.sub(r"\\([ntr\\])", lambda m: {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}[m.group(1)], s)
 
+def safety_policy(folder:Path, # the checkpoint or model folder
+                  overrides:list[str]=(), # `KEY=VALUE` for keys of the safety section
+                 ):
+    "The safety section of the checkpoint's training config (defaults for a bare model folder), with `overrides` applied."
+    meta = Path(folder) / "meta.json"
+    flat = json.loads(meta.read_text()).get("config", {}) if meta.is_file() else {}
+    known = {f"safety.{k}" for k in flatten(Config().safety)}
+    saved = [f"{k}={json.dumps(v)}" for k, v in flat.items() if k in known]
+    return load_config(None, saved + [f"safety.{o}" for o in overrides]).safety
+
+class SafeStream:
+    "The completion as `codex-generate` prints it: streamed line by line through the safety policy, or held to the end when it may block."
+    def __init__(self, policy, stream:bool):
+        from codex_nb.safety import kind_policies
+        self.policy, self.text, self.shown = policy, "", ""
+        may_block = "block" in (policy.generations, policy.dangerous_code) or "block" in kind_policies(policy).values()
+        self.live = stream and not may_block
+        if stream and may_block:
+            print("codex-generate: --stream holds the completion until it is checked, because the safety policy may block it "
+                  "(safety.generations / safety.kinds / safety.dangerous_code)", file=sys.stderr)
+
+    def write(self, text:str): sys.stdout.write(text); sys.stdout.flush()
+
+    def _emit(self, upto:str):
+        "Show the checked (redacted) form of `upto`, the completion's settled lines, beyond what is already shown."
+        red = guard(upto, "generations", self.policy).text
+        if red.startswith(self.shown) and len(red) > len(self.shown):
+            self.write(red[len(self.shown):])
+            self.shown = red
+
+    def on_text(self, _, piece:str):
+        self.text += piece
+        if "\n" in piece: self._emit(self.text[:self.text.rfind("\n") + 1])  # lines are checked whole: a secret is never cut in two
+
+    def finish(self, text:str) -> str:
+        "The checked completion; the rest of a live stream is shown; warnings go to stderr."
+        checked = guard(text, "generations", self.policy)
+        for w in checked.warnings: print(f"codex-generate: warning: {w}", file=sys.stderr)
+        if self.live:
+            if not checked.text.startswith(self.shown):
+                print("codex-generate: warning: the streamed text differs from the checked completion", file=sys.stderr)
+            else: self.write(checked.text[len(self.shown):])
+        return checked.text
+
 def generate_cmd(argv:list[str]) -> int:
     "`codex-generate --checkpoint PATH --prompt TEXT ...`: print the prompt followed by its completion."
     p = CliParser(prog="codex-generate", description="Sample from a trained model; stdout is the prompt followed by the completion.")
@@ -592,6 +636,8 @@ def generate_cmd(argv:list[str]) -> int:
                    help="stop before any of these strings; \\n, \\t, \\r and \\\\ are read as escapes (--stop '\\n\\n')")
     p.add_argument("--stream", action="store_true", help="write the completion as it is generated")
     p.add_argument("--device", default="cpu", metavar="DEV", help="cpu, cuda, mps or auto (default cpu)")
+    p.add_argument("--safety", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="safety policy for this call, e.g. generations=block 'kinds=[email=allow]' (default: the checkpoint's config)")
     a = p.parse_args(argv)
     _one_line_warnings("codex-generate")
     from codex_nb.generation import check_sampling, end_token_id, generate, load_for_inference
@@ -606,11 +652,16 @@ def generate_cmd(argv:list[str]) -> int:
     if not prompt: raise UsageError("the prompt is empty: give some text to continue")
     stop = [unescape(s) for s in a.stop]
     model, tok, folder = load_for_inference(a.checkpoint, resolve_device(a.device, "--device"))
-    def show(_, text): sys.stdout.write(text); sys.stdout.flush()
-    if a.stream: show(0, prompt)
+    policy = safety_policy(folder, a.safety)
+    checked = guard(prompt, "prompts", policy)  # a blocked prompt ends here: exit 1, nothing on stdout
+    for w in checked.warnings: print(f"codex-generate: warning: {w}", file=sys.stderr)
+    prompt = checked.text  # what the model sees, and what stdout shows
+    out = SafeStream(policy, a.stream)
+    if out.live: out.write(prompt)
     g = generate(model, tok, prompt, a.max_new_tokens, a.temperature, a.top_k, a.top_p, stop, a.seed,
-                 on_text=show if a.stream else None, eos_id=end_token_id(tok, folder))
-    if not a.stream: sys.stdout.write(prompt + g.text)
+                 on_text=out.on_text if out.live else None, eos_id=end_token_id(tok, folder))
+    completion = out.finish(g.text)  # raises SafetyViolation (exit 1) before anything held back is printed
+    if not out.live: sys.stdout.write(prompt + completion)
     sys.stdout.flush()
     if g.finish_reason == "context": print("codex-generate: warning: stopped at the model's context length", file=sys.stderr)
     return 0
@@ -798,6 +849,68 @@ def eval_main(argv:list[str]|None=None) -> int:
         print(f"codex-eval: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
 
+# %% ../nbs/14_cli.ipynb #c1400502
+def _safety_scan(a) -> int:
+    from codex_nb.safety import scan_paths
+    if a.workers < 0: raise UsageError(f"--workers must be 0 (one per core) or more, got {a.workers}")
+    n_files = n_found = n_binary = 0
+    try:
+        for name, found in scan_paths(a.paths, a.workers):
+            n_files += 1
+            if found is None: n_binary += 1; continue
+            for f in found:
+                if a.no_pii and f.pii: continue
+                print(f"{name}:{f.line}:{f.kind}")
+                n_found += 1
+    except FileNotFoundError as e: raise UsageError(str(e)) from None
+    sys.stdout.flush()
+    print(f"codex-safety: {n_found} finding(s) in {n_files} file(s) ({n_binary} binary skipped)", file=sys.stderr)
+    return 1 if n_found else 0
+
+def _redact_targets(paths:list[str], out:Path) -> list[tuple[Path, Path]]:
+    "(source, destination) for every file under `paths`; refuses outputs inside the inputs and clashing names."
+    from codex_nb.data import walk_files
+    pairs, seen = [], {}
+    for p in map(Path, paths):
+        if not p.exists(): raise UsageError(f"{p}: no such file or folder")
+        if p.is_dir() and (out.resolve() == p.resolve() or p.resolve() in out.resolve().parents):
+            raise UsageError(f"--out {out} is inside {p}: write the redacted copies somewhere else")
+        for f in walk_files(p):
+            dst = out / (f.relative_to(p) if p.is_dir() else f.name)
+            if dst in seen: raise UsageError(f"{f} and {seen[dst]} would both be written to {dst}: redact them into separate --out folders")
+            seen[dst] = f
+            pairs.append((f, dst))
+    return pairs
+
+def _safety_redact(a) -> int:
+    from codex_nb.safety import redact_file
+    out = Path(a.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())): raise UsageError(f"--out {out}: exists and is not an empty folder")
+    pairs = _redact_targets(a.paths, out)
+    total = Counter()
+    for src, dst in pairs: total.update(redact_file(src, dst) or {})
+    found = ", ".join(f"{n} {k}" for k, n in sorted(total.items())) or "nothing"
+    print(f"codex-safety: wrote {len(pairs)} file(s) to {out}; redacted {found}")
+    return 0
+
+def safety_cmd(argv:list[str]) -> int:
+    "`codex-safety scan|redact PATH ...`."
+    p = CliParser(prog="codex-safety", description="Find or redact secrets and personal data in files.")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="scan|redact")
+    ps = sub.add_parser("scan", help="print FILE:LINE:KIND per finding; exit 1 when anything was found")
+    ps.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
+    ps.add_argument("--workers", type=int, default=0, metavar="N", help="processes (default 0: one per core)")
+    ps.add_argument("--no-pii", action="store_true", help="report secrets only, not e-mail addresses and phone numbers")
+    pr = sub.add_parser("redact", help="write redacted copies of files")
+    pr.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
+    pr.add_argument("--out", required=True, metavar="DIR", help="new or empty folder for the copies")
+    a = p.parse_args(argv)
+    return _safety_scan(a) if a.cmd == "scan" else _safety_redact(a)
+
+def safety_main(argv:list[str]|None=None) -> int:
+    "Console script `codex-safety`."
+    return run_cli(safety_cmd, sys.argv[1:] if argv is None else argv, "codex-safety")
+
 # %% ../nbs/14_cli.ipynb #4d785335
 COMMANDS = {
     "train": (train_main, "prepare data, train, checkpoint and evaluate a config in a run folder"),
@@ -809,6 +922,7 @@ COMMANDS = {
     "export-hf": (export_hf_main, "write a transformers save_pretrained folder of a checkpoint"),
     "import-hf": (import_hf_main, "turn a transformers GPT-2 or Llama folder into a gpt model folder"),
     "eval": (eval_main, "evaluate: pass@k on HumanEval, a samples file, perplexity on a corpus"),
+    "safety": (safety_main, "find or redact secrets and personal data in files"),
 }
 
 def _usage() -> str:

@@ -151,10 +151,15 @@ class TrackingConfig:
 @dataclass
 class SafetyConfig:
     "What happens to secrets, personal data and dangerous code."
-    data: str = opt("redact", choices=["redact", "drop"]) # training documents with findings: redact them, or drop the document
-    prompts: str = opt("redact", choices=["allow", "redact", "block"]) # secrets in prompts
-    generations: str = opt("redact", choices=["allow", "redact", "block"]) # secrets in generated text
-    dangerous_code: str = opt("block", choices=["allow", "warn", "block"]) # destructive commands in generated code
+    data: str = opt("redact", choices=["redact", "drop"]) # training documents with findings: redact them (typed placeholders), or drop documents holding a secret (personal data is still redacted)
+    data_keep: List[str] = opt(factory=list) # finding kinds left in training data, e.g. [email]
+    prompts: str = opt("redact", choices=["allow", "redact", "block"]) # secrets and personal data in prompts
+    generations: str = opt("redact", choices=["allow", "redact", "block"]) # secrets and personal data in generated text
+    kinds: List[str] = opt(factory=list) # per-kind policy for prompts and generations as KIND=allow|redact|block (e.g. private_key=block, email=allow); wins over prompts / generations
+    dangerous_code: str = opt("block", choices=["allow", "warn", "block"]) # destructive commands in generated code (recursive deletes of system paths, disk wipes, fork bombs, download piped into a shell)
+    dangerous_allow: List[str] = opt(factory=list) # names of dangerous-code rules not applied, e.g. [shutdown]
+    dangerous_deny: List[str] = opt(factory=list) # extra regular expressions treated as dangerous code
+    prompt_injection: str = opt("warn", choices=["allow", "warn", "block"]) # instructions to ignore earlier instructions, fake role markers, jailbreak phrases in prompts
 
 @dataclass
 class Config:
@@ -313,7 +318,8 @@ def _check_sources(source) -> list[str]:
     return errs
 
 def _check_rules(cfg:Config) -> list[str]:
-    errs = _check_sources(cfg.data.source)
+    from codex_nb.safety import check_safety_config
+    errs = _check_sources(cfg.data.source) + check_safety_config(cfg)
     m, t, d = cfg.model, cfg.training, cfg.data
     if m.n_embd % m.n_head: errs.append(f"model.n_embd={m.n_embd} must be divisible by model.n_head={m.n_head}")
     if t.min_lr > t.lr: errs.append(f"training.min_lr={t.min_lr} must not exceed training.lr={t.lr}")
@@ -381,6 +387,7 @@ def save_config(cfg:Config, path, comments:bool=False) -> Path:
     "Write `cfg` as YAML to `path` (written to a temporary file, then renamed into place)."
     path = Path(path)
     tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(config_yaml(cfg, comments=comments), encoding="utf-8")
+    from codex_nb.safety import PII_KINDS, redact
+    tmp.write_text(redact(config_yaml(cfg, comments=comments), keep=PII_KINDS)[0], encoding="utf-8")  # validation refuses secrets; this is the backstop
     tmp.replace(path)
     return path

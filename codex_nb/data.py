@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 
-from .config import CodexError, DataConfig, UsageError, source_kind
+from .config import CodexError, DataConfig, SafetyConfig, UsageError, source_kind
 from .registry import datasets
 
 # %% ../nbs/03_data.ipynb #9878b4d3
@@ -197,7 +197,8 @@ MANIFEST_VERSION = 1
 
 def _content_hash(m:dict) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({"sources": m["sources"], "data": m["data"], "seed": m["seed"]}, sort_keys=True).encode())
+    policy = {k: m["safety"][k] for k in ("version", "data", "keep")}
+    h.update(json.dumps({"sources": m["sources"], "data": m["data"], "seed": m["seed"], "safety": policy}, sort_keys=True).encode())
     for d in m["documents"]: h.update(f"{d['source']}\0{d['path']}\0{d['sha256']}\0{d['split']}\n".encode())
     return h.hexdigest()
 
@@ -210,16 +211,24 @@ def _ensure_val(docs:list[dict], seed:int, cfg:DataConfig):
 def build_manifest(cfg:DataConfig, # the data section
                    seed:int, # the run's seed (it seeds the split)
                    progress:bool=False, # show a progress bar while reading
+                   safety:SafetyConfig|None=None, # the safety policy (default: the schema's: redact)
                   ) -> dict:
-    "Read the corpus once and describe it: sources, settings, documents with hashes and splits, totals, skips."
+    "Read the corpus once and describe it: sources, settings, documents with hashes, splits and safety findings, totals, skips."
     from tqdm.auto import tqdm
-    stats, docs = CorpusStats(), []
+    from codex_nb.safety import data_policy, scan_document
+    safety = safety or SafetyConfig()
+    stats, docs, found = CorpusStats(), [], Counter()
     specs = source_specs(cfg)
     for d in tqdm(iter_documents(cfg, stats), desc="reading corpus", unit=" docs", disable=not progress):
+        counts, drop = scan_document(d.text, safety)
         docs.append({"source": d.source, "path": d.name, "size": d.size, "sha256": d.sha256,
-                     "split": assign_split(d.sha256, seed, cfg.val_fraction, cfg.test_fraction)})
+                     "split": "dropped" if drop else assign_split(d.sha256, seed, cfg.val_fraction, cfg.test_fraction),
+                     **({"safety": counts} if counts else {})})
+        found.update(counts)
     if not docs:
         raise UsageError(f"data.source {', '.join(specs)}: no usable documents ({stats.summary()})")
+    if all(d["split"] == "dropped" for d in docs):
+        raise UsageError(f"data.source {', '.join(specs)}: every document holds a secret and safety.data=drop leaves nothing; use safety.data=redact")
     _ensure_val(docs, seed, cfg)
     m = {"format_version": MANIFEST_VERSION,
          "sources": [{"spec": s, "kind": source_kind(s)[0],
@@ -229,7 +238,9 @@ def build_manifest(cfg:DataConfig, # the data section
                             "bytes": sum(d["size"] for d in docs if d["split"] == split)} for split in ("train", "val", "test")},
          "skipped": {"counts": dict(stats.skipped),
                      "files": [{"source": s, "path": n, "reason": r} for s, n, r in stats.skipped_names]},
-         "tokenizer": None, "shards": None, "safety": None}
+         "tokenizer": None, "shards": None,
+         "safety": {**data_policy(safety), "counts": dict(sorted(found.items())), "documents": sum("safety" in d for d in docs),
+                    "dropped": sum(d["split"] == "dropped" for d in docs)}}
     m["totals"]["all"] = {"documents": len(docs), "bytes": stats.bytes}
     m["content_hash"] = _content_hash(m)
     return m

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .config import UsageError
 from .learner import Callback
+from .safety import RedactingFilter
 
 # %% ../nbs/11_monitoring.ipynb #b1100007
 class JSONFormatter(logging.Formatter):
@@ -37,6 +38,7 @@ def setup_logging(level:str|int="INFO", json_lines:bool|None=None) -> logging.Lo
         h._codex_nb = True
         use_json = os.environ.get("CODEX_NB_LOG_JSON") == "1" if json_lines is None else json_lines
         h.setFormatter(JSONFormatter() if use_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        h.addFilter(RedactingFilter())  # secrets and personal data never reach a log line
         log.addHandler(h)
         log.propagate = False
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow's INFO lines (database migrations) are not ours to show

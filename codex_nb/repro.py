@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .safety import redact_obj
+
 # %% ../nbs/01_repro.ipynb #b39901f6
 def seed_everything(seed:int) -> int: # the seed, in [0, 2**32 - 1] (NumPy's limit)
     "Seed python, numpy and torch (CPU and every CUDA device); return `seed`."
@@ -128,7 +130,7 @@ def env_fingerprint(code_dir=None, # folder whose git commit is recorded; defaul
     "Where this process runs: python, OS, CPU, memory, accelerators, package versions, git and selected env vars."
     code_dir = Path(code_dir) if code_dir else Path(__file__).parent if "__file__" in globals() else Path.cwd()
     env = {k: mask_env_value(k, v) for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES) or k in ENV_NAMES}
-    return {
+    return redact_obj({  # no secret or personal data survives into env.json
         "python": {"version": platform.python_version(), "implementation": platform.python_implementation()},
         "os": {"system": platform.system(), "release": platform.release(), "machine": platform.machine()},
         "cpu": {"model": _cpu_model(), "logical_cores": os.cpu_count(), "torch_threads": torch.get_num_threads()},
@@ -138,7 +140,7 @@ def env_fingerprint(code_dir=None, # folder whose git commit is recorded; defaul
         "packages": _versions(KEY_PACKAGES),
         "git": _git_info(code_dir),
         "env": env,
-    }
+    })
 
 def save_fingerprint(path, fingerprint:dict|None=None) -> Path:
     "Write `fingerprint` (default: this environment's) as JSON to `path`."

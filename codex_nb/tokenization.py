@@ -24,6 +24,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre
 
 from .config import CodexError, Config, UsageError
 from .data import build_manifest, iter_documents, sha256_file, write_json, write_tokens
+from .safety import clean_document
 from .registry import tokenizers as TOKENIZERS
 
 # %% ../nbs/04_tokenization.ipynb #bc977b70
@@ -219,13 +220,13 @@ def _key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 def _split_texts(cfg:Config, manifest:dict, split:str) -> Iterator[str]:
-    "Texts of one split, read again from the sources and checked against the manifest's hashes."
+    "Texts of one split, read again from the sources, checked against the manifest's hashes and cleaned by the safety policy."
     want = {(d["source"], d["path"]): d for d in manifest["documents"]}
     for doc in iter_documents(cfg.data):
         d = want.get((doc.source, doc.name))
         if d is None or d["sha256"] != doc.sha256:
             raise CodexError(f"source document {doc.name!r} changed while the data was being prepared; run again")
-        if d["split"] == split: yield doc.text
+        if d["split"] == split: yield clean_document(doc.text, cfg.safety) if d.get("safety") else doc.text
 
 def _build_dir(final:Path, build) -> Path:
     "Run `build(tmp_dir)`, then rename the finished folder to `final` (unless another process got there first)."
@@ -288,7 +289,7 @@ def prepare_data(cfg:Config, # a resolved config
     if run_dir.exists() and not run_dir.is_dir(): raise UsageError(f"run.dir {run_dir} is a file, not a folder")
     if not cfg.tokenizer.path: check_vocab_size(cfg.tokenizer.kind, cfg.tokenizer.vocab_size)
     cache = Path(cfg.run.root) / ".cache"
-    manifest = build_manifest(cfg.data, cfg.seed, progress)
+    manifest = build_manifest(cfg.data, cfg.seed, progress, cfg.safety)
     tok_dir = prepared_tokenizer(cfg, manifest, cache, progress)
     shard_dir, shards = prepared_shards(cfg, manifest, tok_dir, cache, progress)
     tok = load_tokenizer(tok_dir)

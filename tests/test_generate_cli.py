@@ -41,7 +41,7 @@ def test_stream_and_prompt_file_give_the_same_text(trained):
     tmp, run_dir = trained
     common = ["--checkpoint", run_dir, "--temperature", "0.9", "--top-k", "20", "--top-p", "0.9", "--seed", "5", "--max-new-tokens", "30"]
     plain = run([GEN, *common, "--prompt", "import os\n"])
-    streamed = run([GEN, *common, "--prompt", "import os\n", "--stream"])
+    streamed = run([GEN, *common, "--prompt", "import os\n", "--stream", "--safety", "dangerous_code=warn"])  # a policy that cannot block streams live
     (tmp / "prompt.txt").write_text("import os\n")
     from_file = run([GEN, *common, "--prompt-file", tmp / "prompt.txt"])
     assert plain.returncode == streamed.returncode == from_file.returncode == 0, plain.stderr + streamed.stderr

@@ -62,8 +62,8 @@ def test_fingerprint_records_commit_and_dirty_flag(tmp_path):
 def test_saved_fingerprint_masks_secret_values(tmp_path):
     out = tmp_path / "env.json"
     r = run([sys.executable, "-c", f"from codex_nb.repro import save_fingerprint; save_fingerprint({str(out)!r})"],
-            env={"MLFLOW_TRACKING_PASSWORD": "hunter2-secret", "HF_TOKEN": "hf_qwertyuiop",
-                 "MLFLOW_TRACKING_URI": "https://ann:pa55word@mlflow.example.com"})
+            env={"MLFLOW_TRACKING_PASSWORD": "hunter2-secret", "HF_TOKEN": "hf_qwertyuiop",  # codex-safety: allow (fake)
+                 "MLFLOW_TRACKING_URI": "https://ann:pa55word@mlflow.example.com"})  # codex-safety: allow (fake)
     assert r.returncode == 0, r.stderr
     text = out.read_text()
     assert "hunter2-secret" not in text and "hf_qwertyuiop" not in text and "pa55word" not in text
