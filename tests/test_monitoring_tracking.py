@@ -86,7 +86,7 @@ def test_an_unreachable_server_costs_one_warning_and_no_training(tmp_path):
     assert len(read_metrics(tmp_path / "down" / "metrics.ndjson")) >= 30
     t0 = time.monotonic()
     train(tmp_path, "plain", "training.max_steps=30")
-    assert tracked < (time.monotonic() - t0) + 15  # at most the short final wait, not retries per step
+    assert tracked < (time.monotonic() - t0) + 45  # the final wait and bounded connects (about 20-40 s on 2 busy cores), not retries per step (30 x several s)
 
 
 def test_system_metrics_rotation_tensorboard_and_plots_from_the_config(tmp_path):
