@@ -241,7 +241,10 @@ def _peeked(it, what:str, stats):
 def _tok_train(a) -> int:
     from codex_nb.tokenization import save_tokenizer, train_tokenizer
     docs, stats = _corpus_texts(a.corpus, a.include)
-    texts = (d.text for d in _peeked(docs, f"--corpus {' '.join(a.corpus)}", stats))
+    from codex_nb.config import SafetyConfig
+    from codex_nb.safety import clean_document
+    policy = SafetyConfig()  # the schema's data policy: secrets and personal data never shape a vocabulary
+    texts = (clean_document(d.text, policy) for d in _peeked(docs, f"--corpus {' '.join(a.corpus)}", stats))
     tok = train_tokenizer(texts, a.kind, a.vocab_size, a.min_frequency, a.sample_bytes, show_progress=not a.quiet)
     sha = save_tokenizer(tok, a.out, a.kind)
     print(f"trained {a.kind} tokenizer, {tok.get_vocab_size():,} tokens, sha256 {sha[:12]}, on {stats.summary()}; saved to {a.out}")
@@ -587,37 +590,38 @@ def safety_policy(folder:Path, # the checkpoint or model folder
     return load_config(None, saved + [f"safety.{o}" for o in overrides]).safety
 
 class SafeStream:
-    "The completion as `codex-generate` prints it: streamed line by line through the safety policy, or held to the end when it may block."
-    def __init__(self, policy, stream:bool):
+    "The prompt and completion as `codex-generate` prints them, checked together: streamed line by line, or held to the end when the policy may block."
+    def __init__(self, policy, stream:bool, prompt:str):
         from codex_nb.safety import kind_policies
-        self.policy, self.text, self.shown = policy, "", ""
+        self.policy, self.prompt, self.text, self.shown = policy, prompt, "", ""
         may_block = "block" in (policy.generations, policy.dangerous_code) or "block" in kind_policies(policy).values()
         self.live = stream and not may_block
         if stream and may_block:
             print("codex-generate: --stream holds the completion until it is checked, because the safety policy may block it "
                   "(safety.generations / safety.kinds / safety.dangerous_code)", file=sys.stderr)
+        if self.live: self._show(prompt[:prompt.rfind("\n") + 1])  # the prompt's last line waits: a secret may run on into the completion
 
-    def write(self, text:str): sys.stdout.write(text); sys.stdout.flush()
+    def _checked(self, full:str):
+        return guard(full, "generations", self.policy, since=len(self.prompt))
 
-    def _emit(self, upto:str):
-        "Show the checked (redacted) form of `upto`, the completion's settled lines, beyond what is already shown."
-        red = guard(upto, "generations", self.policy).text
-        if red.startswith(self.shown) and len(red) > len(self.shown):
-            self.write(red[len(self.shown):])
-            self.shown = red
+    def _show(self, red:str):
+        "Print what `red` (checked text) adds to what is shown; it only ever extends it, since rules look back, not ahead."
+        if not red.startswith(self.shown):
+            raise CodexError("the checked completion no longer extends the streamed text; run again without --stream")
+        sys.stdout.write(red[len(self.shown):]); sys.stdout.flush()
+        self.shown = red
 
     def on_text(self, _, piece:str):
         self.text += piece
-        if "\n" in piece: self._emit(self.text[:self.text.rfind("\n") + 1])  # lines are checked whole: a secret is never cut in two
+        if "\n" in piece:
+            full = self.prompt + self.text
+            self._show(self._checked(full[:full.rfind("\n") + 1]).text)  # whole lines only: a secret is never cut in two
 
     def finish(self, text:str) -> str:
-        "The checked completion; the rest of a live stream is shown; warnings go to stderr."
-        checked = guard(text, "generations", self.policy)
+        "Prompt and completion, checked; shown now if streaming (else returned for the caller to print). Raises `SafetyViolation` when blocked."
+        checked = self._checked(self.prompt + text)
         for w in checked.warnings: print(f"codex-generate: warning: {w}", file=sys.stderr)
-        if self.live:
-            if not checked.text.startswith(self.shown):
-                print("codex-generate: warning: the streamed text differs from the checked completion", file=sys.stderr)
-            else: self.write(checked.text[len(self.shown):])
+        if self.live: self._show(checked.text)
         return checked.text
 
 def generate_cmd(argv:list[str]) -> int:
@@ -656,12 +660,11 @@ def generate_cmd(argv:list[str]) -> int:
     checked = guard(prompt, "prompts", policy)  # a blocked prompt ends here: exit 1, nothing on stdout
     for w in checked.warnings: print(f"codex-generate: warning: {w}", file=sys.stderr)
     prompt = checked.text  # what the model sees, and what stdout shows
-    out = SafeStream(policy, a.stream)
-    if out.live: out.write(prompt)
+    out = SafeStream(policy, a.stream, prompt)
     g = generate(model, tok, prompt, a.max_new_tokens, a.temperature, a.top_k, a.top_p, stop, a.seed,
                  on_text=out.on_text if out.live else None, eos_id=end_token_id(tok, folder))
-    completion = out.finish(g.text)  # raises SafetyViolation (exit 1) before anything held back is printed
-    if not out.live: sys.stdout.write(prompt + completion)
+    text = out.finish(g.text)  # prompt + completion, checked together; raises SafetyViolation (exit 1) before anything held back is printed
+    if not out.live: sys.stdout.write(text)
     sys.stdout.flush()
     if g.finish_reason == "context": print("codex-generate: warning: stopped at the model's context length", file=sys.stderr)
     return 0
@@ -846,7 +849,7 @@ def eval_main(argv:list[str]|None=None) -> int:
     from codex_nb.execution import SandboxError
     try: return run_cli(eval_cmd, sys.argv[1:] if argv is None else argv, "codex-eval")
     except SandboxError as e:
-        print(f"codex-eval: error: {' '.join(str(e).split())}", file=sys.stderr)
+        print(f"codex-eval: error: {redact(' '.join(str(e).split()))[0]}", file=sys.stderr)
         return 1
 
 # %% ../nbs/14_cli.ipynb #c1400502
@@ -855,7 +858,7 @@ def _safety_scan(a) -> int:
     if a.workers < 0: raise UsageError(f"--workers must be 0 (one per core) or more, got {a.workers}")
     n_files = n_found = n_binary = 0
     try:
-        for name, found in scan_paths(a.paths, a.workers):
+        for name, found in scan_paths(a.paths, a.workers, exclude=a.exclude):
             n_files += 1
             if found is None: n_binary += 1; continue
             for f in found:
@@ -867,15 +870,15 @@ def _safety_scan(a) -> int:
     print(f"codex-safety: {n_found} finding(s) in {n_files} file(s) ({n_binary} binary skipped)", file=sys.stderr)
     return 1 if n_found else 0
 
-def _redact_targets(paths:list[str], out:Path) -> list[tuple[Path, Path]]:
+def _redact_targets(paths:list[str], out:Path, exclude:list[str]) -> list[tuple[Path, Path]]:
     "(source, destination) for every file under `paths`; refuses outputs inside the inputs and clashing names."
-    from codex_nb.data import walk_files
+    from codex_nb.safety import walk
     pairs, seen = [], {}
     for p in map(Path, paths):
         if not p.exists(): raise UsageError(f"{p}: no such file or folder")
         if p.is_dir() and (out.resolve() == p.resolve() or p.resolve() in out.resolve().parents):
             raise UsageError(f"--out {out} is inside {p}: write the redacted copies somewhere else")
-        for f in walk_files(p):
+        for f in walk(p, exclude):
             dst = out / (f.relative_to(p) if p.is_dir() else f.name)
             if dst in seen: raise UsageError(f"{f} and {seen[dst]} would both be written to {dst}: redact them into separate --out folders")
             seen[dst] = f
@@ -886,7 +889,7 @@ def _safety_redact(a) -> int:
     from codex_nb.safety import redact_file
     out = Path(a.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())): raise UsageError(f"--out {out}: exists and is not an empty folder")
-    pairs = _redact_targets(a.paths, out)
+    pairs = _redact_targets(a.paths, out, a.exclude)
     total = Counter()
     for src, dst in pairs: total.update(redact_file(src, dst) or {})
     found = ", ".join(f"{n} {k}" for k, n in sorted(total.items())) or "nothing"
@@ -901,7 +904,9 @@ def safety_cmd(argv:list[str]) -> int:
     ps.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
     ps.add_argument("--workers", type=int, default=0, metavar="N", help="processes (default 0: one per core)")
     ps.add_argument("--no-pii", action="store_true", help="report secrets only, not e-mail addresses and phone numbers")
-    pr = sub.add_parser("redact", help="write redacted copies of files")
+    for q in (ps, pr := sub.add_parser("redact", help="write redacted copies of files")):
+        q.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                       help="leave out files and folders whose name matches, e.g. --exclude .venv (repeatable); .git and __pycache__ always are")
     pr.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
     pr.add_argument("--out", required=True, metavar="DIR", help="new or empty folder for the copies")
     a = p.parse_args(argv)

@@ -197,7 +197,7 @@ MANIFEST_VERSION = 1
 
 def _content_hash(m:dict) -> str:
     h = hashlib.sha256()
-    policy = {k: m["safety"][k] for k in ("version", "data", "keep")}
+    policy = {k: m["safety"][k] for k in ("version", "rules", "data", "keep")}
     h.update(json.dumps({"sources": m["sources"], "data": m["data"], "seed": m["seed"], "safety": policy}, sort_keys=True).encode())
     for d in m["documents"]: h.update(f"{d['source']}\0{d['path']}\0{d['sha256']}\0{d['split']}\n".encode())
     return h.hexdigest()

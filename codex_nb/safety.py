@@ -6,13 +6,15 @@ Docs: https://codex-nb.github.io/codex-nb/safety.html.md"""
 
 # %% auto #0
 __all__ = ['PLACEHOLDER_WORDS', 'EXAMPLE_VALUES', 'UUID_RE', 'RULES', 'KINDS', 'PII_KINDS', 'SAFETY_VERSION', 'ALLOW_MARKER',
-           'DANGER_RULES', 'INJECTION_RULES', 'POLICIES', 'SafetyViolation', 'Rule', 'entropy', 'is_placeholder',
-           'random_looking', 'Finding', 'scan_text', 'placeholder', 'redact', 'redact_obj', 'RedactingFilter',
-           'read_text', 'iter_files', 'scan_file', 'scan_paths', 'redact_file', 'evaluate_labelled', 'Hit',
-           'dangerous_code', 'prompt_injection', 'kind_policies', 'policy_for', 'Guarded', 'guard',
-           'check_safety_config', 'data_policy', 'scan_document', 'clean_document']
+           'SKIP_FOLDERS', 'DANGER_RULES', 'INJECTION_RULES', 'POLICIES', 'SafetyViolation', 'Rule', 'entropy',
+           'is_placeholder', 'random_looking', 'Finding', 'scan_text', 'placeholder', 'redact', 'redact_obj',
+           'RedactingFilter', 'read_text', 'walk', 'iter_files', 'scan_file', 'scan_paths', 'redact_file',
+           'evaluate_labelled', 'Hit', 'dangerous_code', 'prompt_injection', 'kind_policies', 'policy_for', 'Guarded',
+           'guard', 'check_safety_config', 'rules_sha256', 'data_policy', 'scan_document', 'clean_document']
 
 # %% ../nbs/13_safety.ipynb #d1300004
+import functools
+import hashlib
 import logging
 import math
 import os
@@ -107,10 +109,21 @@ def _literal(v:str, m) -> bool:
 def _password(v, m): return len(v) >= 6 and _literal(v, m) and not v.startswith(" ")
 def _generic(v, m): return _literal(v, m) and random_looking(v, 16, 3.0)
 def _aws_secret(v, m): return _tokenish(v, m) and random_looking(v, 40, 3.5)
-def _aws_context(v, m): return _aws_secret(v, m) and any(k in m.string.lower() for k in ("aws", "akia", "asia", "s3", "boto"))
+def _context(m, before:int=2000) -> str:
+    "The text before a match and the rest of its line, lower-cased: context never looks further, so a later line cannot change an earlier finding."
+    end = m.string.find("\n", m.end())
+    return m.string[max(0, m.start() - before):len(m.string) if end < 0 else end].lower()
+def _aws_context(v, m): return _aws_secret(v, m) and any(k in _context(m) for k in ("aws", "akia", "asia", "s3", "boto"))
 def _url_password(v, m): return len(v) >= 6 and v != m.group("u") and not is_placeholder(v) and not re.search(r"^[$%{]|\$\{|\{\{|\{[\w.]*\}", v)
 _AZURE_WORDS = ("azure", "accountkey", "account-key", "account_key", "accountkey", "windows.net", "storagesharedkey", "storage_key", "storage-key")
-def _azure(v, m): return _tokenish(v, m) and not re.search(r"(?i)sha\d+-$", m.string[max(0, m.start() - 8):m.start()]) and random_looking(v, 88, 4.5)
+def _azure(v, m):
+    return (_tokenish(v, m) and not re.search(r"(?i)sha\d+-$", m.string[max(0, m.start() - 8):m.start()]) and random_looking(v, 88, 4.5)
+            and any(k in _context(m) for k in _AZURE_WORDS))
+def _curl_user(v, m): return "curl" in m.string[m.string.rfind("\n", 0, m.start()) + 1:m.start()] and _password(v, m)
+def _private_key(v, m) -> bool:
+    "A key block, unless its first body line is a stand-in (`<paste your key here>`, `...`)."
+    first = re.match(r"(?:\s|\\n)*([^\n\\]*)", v[v.index("-----", 10) + 5:])[1]
+    return not re.search(r"(?i)<[^>]*>|paste|your|\.\.\.|xxx", first)
 
 def _jwt(v, m) -> bool:
     import base64
@@ -140,15 +153,15 @@ def _name_of(words): return r"[\w.-]*?" + words + r"[\w.-]*"
 # NAME = "literal" (Python, JS, YAML, JSON, TOML; type annotations; escaped quotes inside notebook JSON)
 _QUOTED = r"""["']?\]?(?:\s*:\s*[\w\[\], .|]{1,40}?)?\s*(?::=|=>|=|:)\s*[rbuf]?(?P<q>\\?["'`])(?P<v>[^"'`\n\\%s]{%d,%d})(?P=q)"""
 # NAME=value on its own line (.env, shell export, Dockerfile ENV/ARG, properties, %env, compose lists)
-_LINE = (r"""(?im)^[ \t]*(?:-[ \t]+|export[ \t]+|ENV[ \t]+|ARG[ \t]+|%%env[ \t]+|set[ \t]+|"%%env[ \t]+)?(?P<n>%s)[ \t]*[=:][ \t]*"""
-         r"""(?P<v>[^\s"'`#$][^\s"'`#]{%d,%d})[ \t]*(?:\\n)?"?,?$""")
+_LINE = (r"""(?im)^[ \t]*(?:-[ \t]+|export[ \t]+|ENV[ \t]+|ARG[ \t]+|%%env[ \t]+|set[ \t]+|"%%env[ \t]+)?["']?(?P<n>%s)[ \t]*[=:][ \t]*"""
+         r"""(?P<v>[^\s"'`#$][^\s"'`#]{%d,%d})[ \t]*(?:\\n)?["']?,?\r?$""")
 # key=value inside a line (log lines, query strings, command lines)
-_INLINE = r"""(?i)(?<=[\s,;?&])(?P<n>%s)=(?P<v>[^\s"'`,;&$()\[\]{}][^\s"'`,;&()\[\]{}]{%d,%d})(?=[\s,;&]|$)"""
+_INLINE = r"""(?i)(?<=[\s,;?&"'`(\[])(?P<n>%s)=(?P<v>[^\s"'`,;&$()\[\]{}][^\s"'`,;&()\[\]{}]{%d,%d})(?=[\s,;&"'`)\]]|$)"""
 _SECRET_KW, _PASS_KW = ("secret", "token", "key", "credential"), ("pass", "pwd")
 
 RULES = [
-    Rule("private_key", r"-----BEGIN[ A-Z0-9]{0,20}PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END[ A-Z0-9]{0,20}PRIVATE KEY(?: BLOCK)?-----|[^\"'`]*)",
-         ("private key",), flags=re.S, check=lambda v, m: not re.search(r"(?i)<[^>\n]*>|paste|your key|\.\.\.\s*\n", v)),
+    Rule("private_key", r"-----BEGIN[ A-Z0-9]{0,20}PRIVATE KEY(?: BLOCK)?-----(?:[^\"'`]*?-----END[ A-Z0-9]{0,20}PRIVATE KEY(?: BLOCK)?-----|[^\"'`]*)",
+         ("private key",), check=_private_key),  # no END (a cut-off key): up to the closing quote or the end of the text
     Rule("aws_access_key", r"(?<![A-Z0-9])(?P<v>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?![A-Z0-9])", ("akia", "asia", "abia", "acca"), check=_tokenish),
     Rule("aws_secret_key", r"(?i)aws.{0,20}?(?:secret|sk).{0,25}?[\s\"':=]+(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", ("aws",), check=_aws_secret),
     Rule("aws_secret_key", r"(?i)secret_?access_?key[\"']?\s*[:=]\s*[\"']?(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
@@ -180,8 +193,8 @@ RULES = [
     Rule("password", r"""(?i)--?(?:password|passwd|pass)(?:=|\s+)(?P<v>[^\s"'`-][^\s"'`]{5,127})""", ("-pass",), check=_password, lines=True),
     Rule("password", _LINE % (_name_of(_PASS_WORDS), 5, 127), _PASS_KW, check=_password, lines=True),
     Rule("password", _INLINE % (_name_of(_PASS_WORDS), 5, 127), _PASS_KW, check=_password, lines=True),
-    Rule("password", r"(?im)^\s*(?:machine\s+\S+\s+)?(?:login\s+\S+\s+)?password\s+(?P<v>\S{6,128})\s*$", ("password",), check=_password, lines=True),  # .netrc
-    Rule("password", r"\bcurl\b[^\n]*?\s(?:-u|--user)\s+[\"']?[^\s:'\"]+:(?P<v>[^\s'\"@]{6,128})", ("curl",), check=_password, lines=True),
+    Rule("password", r"(?im)^[ \t]*(?:machine[ \t]+\S+[ \t]+)?(?:login[ \t]+\S+[ \t]+)?password[ \t]+(?P<v>\S{6,128})\s*$", ("password",), check=_password, lines=True),  # .netrc
+    Rule("password", r"(?<!\S)(?:-u|--user)\s+[\"']?[^\s:'\"]+:(?P<v>[^\s'\"@]{6,128})", ("curl",), check=_curl_user, lines=True),
     Rule("password", r"(?i)<(?P<n>[\w.-]*" + _PASS_WORDS + r"[\w.-]*)>(?P<v>[^<\s]{6,128})</(?P=n)>", _PASS_KW, check=_password, lines=True),
     Rule("generic_secret", r"(?i)(?<![\w])(?P<n>" + _name_of(_SECRET_WORDS) + ")" + _QUOTED % (r"\s", 16, 512), _SECRET_KW, check=_generic, lines=True),
     Rule("generic_secret", _LINE % (_name_of(_SECRET_WORDS), 15, 511), _SECRET_KW, check=_generic, lines=True),
@@ -195,7 +208,7 @@ RULES = [
     Rule("phone", r"(?<![\w+.-])(?P<v>(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4})(?![\w.-]|-\d)",
          pii=True, check=_phone, pre=r"\d{3,4}[ .-]\d{3,4}"),
     Rule("phone", r"(?<![\w+.-])(?P<v>0\d{3,4}[ -]\d{6,7})(?![\w.-])", pii=True, check=_phone, pre=r"0\d{3,4}[ -]\d{6}"),
-    Rule("phone", r"(?<![\w+])(?P<v>\+\d{1,3}(?:[ -]?\(?\d{1,5}\)?){2,6})(?![\w.+-])", pii=True, check=_phone_intl, pre=r"\+\d{1,3}[ -]?\(?\d"),
+    Rule("phone", r"(?<![\w+])(?P<v>\+\d{1,3}(?:[ -]\(?\d{1,8}\)?|\(\d{1,5}\)){1,6})(?![\w.+-])", pii=True, check=_phone_intl, pre=r"\+\d{1,3}[ -]?\(?\d"),
 ]
 KINDS = tuple(dict.fromkeys(r.kind for r in RULES))  # every finding kind, in rule order
 PII_KINDS = tuple(dict.fromkeys(r.kind for r in RULES if r.pii))
@@ -260,16 +273,21 @@ def scan_text(text:str, # the text to scan
             v, (s, e) = (m.group("v"), m.span("v")) if "v" in m.re.groupindex else (m.group(), m.span())
             if not r.check or r.check(v, m): found.append((prio, s, e, r))
     if not found: return []
-    starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    taken, out = [], []
+    taken = []  # sorted, non-overlapping (start, end, rule)
     for _, s, e, r in sorted(found, key=lambda f: (f[0], f[1])):
-        k = bisect_right(taken, (s, float("inf")))
-        if (k and taken[k - 1][1] > s) or (k < len(taken) and taken[k][0] < e): continue
-        taken.insert(k, (s, e))
+        i = j = bisect_right(taken, (s, float("inf")))
+        while i and taken[i - 1][1] > s: i -= 1
+        while j < len(taken) and taken[j][0] < e: j += 1
+        clash = taken[i:j]  # a later rule only wins by covering what it overlaps and more (the rest of a password is not left behind)
+        if clash and not (all(s <= a and b <= e for a, b, _ in clash) and e - s > max(b - a for a, b, _ in clash)): continue
+        taken[i:j] = [(s, e, r)]
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    out = []
+    for s, e, r in taken:
         line = bisect_right(starts, s)
         if allow_marker and ALLOW_MARKER in text[starts[line - 1]:_line_span(text, s, s)[1]]: continue
         out.append(Finding(r.kind, s, e, line, text[s:e], r.pii))
-    return sorted(out, key=lambda f: f.start)
+    return out
 
 # %% ../nbs/13_safety.ipynb #d1300022
 def placeholder(kind:str, pii:bool=False, n:int=1) -> str:
@@ -302,11 +320,16 @@ def redact_obj(obj):
     return obj
 
 class RedactingFilter(logging.Filter):
-    "A logging filter that redacts secrets and personal data in each record's message."
+    "A logging filter that redacts secrets and personal data in a record's message, `extra` fields, traceback and stack."
+    STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
     def filter(self, record:logging.LogRecord) -> bool:
-        msg = record.getMessage()
-        red, counts = redact(msg)
+        red, counts = redact(record.getMessage())
         if counts: record.msg, record.args = red, None
+        if record.exc_info and not record.exc_text: record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text: record.exc_text = redact(record.exc_text)[0]  # formatters print exc_text when it is set
+        if record.stack_info: record.stack_info = redact(record.stack_info)[0]
+        for k, v in list(vars(record).items()):
+            if k not in self.STANDARD: setattr(record, k, redact_obj(v))
         return True
 
 # %% ../nbs/13_safety.ipynb #d1300028
@@ -317,12 +340,25 @@ def read_text(path) -> tuple[str, str]|None:
     try: return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError: return data.decode("latin-1"), "latin-1"
 
-def iter_files(paths:Iterable) -> Iterator[Path]:
-    "Files under `paths` (files as given, folders walked in sorted order, hidden folders skipped)."
-    from codex_nb.data import walk_files
+SKIP_FOLDERS = {".git", ".hg", ".svn", "__pycache__"}  # version-control stores and bytecode; hidden folders (.aws, .github, .ssh) are scanned
+
+def walk(base:Path, exclude:Iterable[str]=()) -> Iterator[Path]:
+    "Files under `base` in sorted order, every folder but `SKIP_FOLDERS` and names matching an `exclude` glob."
+    import fnmatch
+    base, exclude = Path(base), list(exclude)
+    skip = lambda name: name in SKIP_FOLDERS or any(fnmatch.fnmatch(name, g) for g in exclude)
+    if base.is_file():
+        yield base
+        return
+    for root, dirs, files in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if not skip(d))
+        yield from (Path(root) / f for f in sorted(files) if not skip(f))
+
+def iter_files(paths:Iterable, exclude:Iterable[str]=()) -> Iterator[Path]:
+    "Files under `paths`: files as given, folders walked (see `walk`)."
     for p in map(Path, paths):
         if not p.exists(): raise FileNotFoundError(f"{p}: no such file or folder")
-        yield from walk_files(p)
+        yield from walk(p, exclude)
 
 def scan_file(path, allow_marker:bool=True) -> tuple[str, list[Finding]|None]:
     "The findings of one file (None when it is binary)."
@@ -335,9 +371,10 @@ def _scan_file_unmarked(path): return scan_file(path, False)
 def scan_paths(paths:Iterable, # files and folders
                workers:int=0, # processes; 0: one per core
                allow_marker:bool=True, # skip lines holding `codex-safety: allow`
+               exclude:Iterable[str]=(), # file and folder name globs left out
               ) -> Iterator[tuple[str, list[Finding]|None]]:
     "`(file, findings)` for every file under `paths`, in order; findings is None for a binary file."
-    files = list(iter_files(paths))
+    files = list(iter_files(paths, exclude))
     workers = min(workers or os.cpu_count() or 1, len(files))
     fn = _scan_file_marked if allow_marker else _scan_file_unmarked
     if workers <= 1:
@@ -357,6 +394,7 @@ def redact_file(src, dst) -> Counter|None:
         return None
     text, counts = redact(got[0])
     dst.write_bytes(text.encode(got[1]))
+    shutil.copymode(src, dst)
     return counts
 
 # %% ../nbs/13_safety.ipynb #d1300031
@@ -379,19 +417,19 @@ def evaluate_labelled(path, # a JSONL file of {"text", "labels": [{"line", "kind
 # %% ../nbs/13_safety.ipynb #d1300034
 _SYS = r"(?:/|/\*|~/?\*?|\$HOME/?\*?|\$\{HOME\}/?|/(?:etc|usr|bin|sbin|boot|var|lib|lib64|home|root|opt|sys|proc|dev|srv|mnt)(?:/\*?)?)"
 DANGER_RULES = {  # name: (pattern, reason)
-    "recursive_delete": (r"\brm\s+(?:-{1,2}[\w-]+\s+)*-(?:[a-zA-Z]*[rR][a-zA-Z]*|-recursive)\s+(?:-{1,2}[\w-]+\s+)*" + _SYS + r"(?=[\s;|&'\")`]|$)",
+    "recursive_delete": (r"\brm\s+(?:-{1,2}[\w-]+\s+){0,8}-(?:[a-zA-Z]*[rR][a-zA-Z]*|-recursive)\s+(?:-{1,2}[\w-]+\s+){0,8}" + _SYS + r"(?=[\s;|&'\")`]|$)",
                          "a recursive delete of the root, the home folder or a system folder"),
     "python_rmtree": (r"\bshutil\.rmtree\(\s*(?:[rbf]?[\"'](?:/|~|/(?:etc|usr|bin|boot|var|lib|home|root|opt))/?[\"']|os\.path\.expanduser\(\s*[\"']~/?[\"']\s*\)"
                       r"|(?:pathlib\.)?Path\.home\(\)|(?:pathlib\.)?Path\(\s*[\"']/[\"']\s*\))", "shutil.rmtree of the root, the home folder or a system folder"),
-    "disk_wipe": (r"\bdd\s+[^\n]*\bof=/dev/(?:sd|hd|nvme|vd|xvd|mmcblk|disk)\w*|\bmkfs(?:\.\w+)?\s+[^\n]*?/dev/\w+|\bwipefs\s+[^\n]*?/dev/"
-                  r"|\bshred\s+[^\n]*?/dev/(?:sd|hd|nvme|vd)|>\s*/dev/(?:sd[a-z]|nvme\d|hd[a-z])\b|\bformat\s+[a-zA-Z]:\s*(?:/[qQyY]|$)", "overwriting or formatting a disk"),
+    "disk_wipe": (r"^[^\n]{0,300}?(?:\bdd\s[^\n]{0,300}?\bof=/dev/(?:sd|hd|nvme|vd|xvd|mmcblk|disk)\w*|\bmkfs(?:\.\w+)?\s[^\n]{0,300}?/dev/\w+"
+                  r"|\bwipefs\s[^\n]{0,300}?/dev/|\bshred\s[^\n]{0,300}?/dev/(?:sd|hd|nvme|vd))|>\s*/dev/(?:sd[a-z]|nvme\d|hd[a-z])\b|\bformat\s+[a-zA-Z]:\s*(?:/[qQyY]|$)", "overwriting or formatting a disk"),
     "fork_bomb": (r":\s*\(\s*\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:|while\s+(?:True|1)\s*:\s*(?:\n\s*)?os\.fork\(\)|for\s*\(\s*;\s*;\s*\)\s*fork\s*\(\s*\)"
                   r"|while\s*\(\s*1\s*\)\s*fork\s*\(\s*\)", "a fork bomb"),
-    "pipe_to_shell": (r"\b(?:curl|wget)\b[^\n|;]*\|\s*(?:sudo\s+(?:-\w+\s+)*)?(?:ba|z|k|da)?sh\b|\b(?:ba)?sh\s+<\(\s*(?:curl|wget)\b"
+    "pipe_to_shell": (r"\b(?:curl|wget)\b[^\n|;]{0,400}+\|\s*(?:sudo\s+(?:-\w+\s+)*)?(?:ba|z|k|da)?sh\b|\b(?:ba)?sh\s+<\(\s*(?:curl|wget)\b"
                       r"|\b(?:ba)?sh\s+-c\s+[\"']?\$\(\s*(?:curl|wget)\b|\biex\s*\(?\s*\(?\s*(?:iwr|irm|Invoke-WebRequest|Invoke-RestMethod|New-Object\s+Net\.WebClient)",
                       "running a script downloaded from the network"),
     "remote_code_exec": (r"\b(?:exec|eval)\s*\(\s*(?:urllib\.request\.)?urlopen\(|\b(?:exec|eval)\s*\(\s*requests\.get\(", "executing code fetched from the network"),
-    "reverse_shell": (r"/dev/tcp/[\w.-]+/\d|\bnc(?:at)?\s+(?:-\w+\s+)*-e\s+/bin/(?:ba)?sh|\bsocat\b[^\n]*exec:[\"']?/bin/(?:ba)?sh", "a reverse shell"),
+    "reverse_shell": (r"/dev/tcp/[\w.-]+/\d|\bnc(?:at)?\s+(?:-\w+\s+)*-e\s+/bin/(?:ba)?sh|^[^\n]{0,300}?\bsocat\b[^\n]{0,300}?exec:[\"']?/bin/(?:ba)?sh", "a reverse shell"),
     "chmod_root": (r"\bchmod\s+(?:-R\s+)?(?:0?777|a\+rwx)\s+/(?=\s|$|\*)|\bchown\s+-R\s+\S+\s+/(?=\s|$)", "opening the permissions of the whole file system"),
     "shutdown": (r"\bshutdown\s+(?:-[hrP]\s+)?(?:now|\+?\d+)\b|\bsystemctl\s+(?:poweroff|halt|reboot)\b|\binit\s+0\b|^\s*(?:sudo\s+)?(?:reboot|halt|poweroff)\s*$",
                  "shutting the machine down"),
@@ -416,11 +454,12 @@ class Hit:
     reason: str # what it means
     line: int # line number, counted from 1
 
-def _rule_hits(text:str, rules:dict, skip:Iterable[str]=(), extra:Iterable[str]=()) -> list[Hit]:
+def _rule_hits(text:str, rules:dict, skip:Iterable[str]=(), extra:Iterable[str]=(), since:int=0) -> list[Hit]:
     hits, skip = [], set(skip)
     items = [(n, p, r) for n, (p, r) in rules.items() if n not in skip] + [(f"deny:{p}", p, "a pattern in safety.dangerous_deny") for p in extra]
     for name, pattern, reason in items:
         for m in _rx(pattern, re.M).finditer(text):
+            if m.end() <= since: continue  # wholly inside text checked before (a prompt)
             hits.append(Hit(name, reason, text.count("\n", 0, m.start()) + 1))
             break
     return sorted(hits, key=lambda h: h.line)
@@ -428,9 +467,10 @@ def _rule_hits(text:str, rules:dict, skip:Iterable[str]=(), extra:Iterable[str]=
 def dangerous_code(text:str, # generated code or commands
                    allow:Iterable[str]=(), # rule names not applied
                    deny:Iterable[str]=(), # extra patterns treated as dangerous
+                   since:int=0, # matches ending at or before this offset are not reported
                   ) -> list[Hit]:
     "The dangerous-code rules that match `text`."
-    return _rule_hits(text, DANGER_RULES, allow, deny)
+    return _rule_hits(text, DANGER_RULES, allow, deny, since)
 
 def prompt_injection(text:str) -> list[Hit]:
     "The prompt-injection rules that match `text`."
@@ -460,17 +500,18 @@ def _where(items) -> str:
 def guard(text:str, # a prompt or a generated text
           surface:str, # `prompts` or `generations`
           cfg:SafetyConfig|None=None, # the policy; None: the defaults
+          since:int=0, # `text[:since]` was checked before (the prompt before a completion): only findings reaching past it count
          ) -> Guarded:
     "Apply the safety policy to `text` on `surface`; raise `SafetyViolation` when it blocks."
     cfg = cfg or SafetyConfig()
     if surface not in ("prompts", "generations"): raise ValueError(f"surface {surface!r}: use 'prompts' or 'generations'")
     what = surface[:-1]
-    found = scan_text(text)
+    found = [f for f in scan_text(text) if f.end > since]
     blocked = {}
     for f in found:
         if policy_for(cfg, surface, f.kind) == "block": blocked.setdefault(f.kind, []).append(f.line)
     if blocked: raise SafetyViolation(f"the {what} holds {_where(blocked)}: blocked by safety.{surface}/safety.kinds")
-    hits = dangerous_code(text, cfg.dangerous_allow, cfg.dangerous_deny) if surface == "generations" else prompt_injection(text)
+    hits = dangerous_code(text, cfg.dangerous_allow, cfg.dangerous_deny, since) if surface == "generations" else prompt_injection(text)
     rule_policy = cfg.dangerous_code if surface == "generations" else cfg.prompt_injection
     knob = "safety.dangerous_code" if surface == "generations" else "safety.prompt_injection"
     lines = [f"{h.reason} ({h.rule}, line {h.line})" for h in hits]
@@ -506,9 +547,15 @@ def check_safety_config(cfg:Config) -> list[str]:
     return errs
 
 # %% ../nbs/13_safety.ipynb #d1300046
+@functools.cache
+def rules_sha256() -> str:
+    "The sha256 of this module's source: any change to a rule or a check changes it (and so the prepared-data cache key)."
+    import codex_nb.safety as module
+    return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()
+
 def data_policy(cfg:SafetyConfig) -> dict:
     "The part of the safety policy that shapes prepared data (recorded in the manifest and its content hash)."
-    return {"version": SAFETY_VERSION, "data": cfg.data, "keep": sorted(cfg.data_keep)}
+    return {"version": SAFETY_VERSION, "rules": rules_sha256()[:16], "data": cfg.data, "keep": sorted(cfg.data_keep)}
 
 def scan_document(text:str, cfg:SafetyConfig) -> tuple[dict, bool]:
     "The counts per kind of a training document's findings (kinds in `data_keep` left out), and whether the policy drops it."

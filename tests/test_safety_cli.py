@@ -131,3 +131,60 @@ def test_repository_passes_its_own_pre_commit_secrets_scan():
     assert subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT).returncode == 0  # .env is never committed
     assert all(not line.split("=", 1)[1] for line in (ROOT / ".env.example").read_text().splitlines()
                if line.startswith("MLFLOW_TRACKING_"))
+
+
+def _stream(pieces, prompt, *policy, stream=True):
+    "Feed `pieces` of a completion through codex-generate's SafeStream; return (stdout, returned text)."
+    import contextlib
+    import io
+    from codex_nb.cli import SafeStream, safety_policy
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        s = SafeStream(safety_policy(ROOT, list(policy)), stream, prompt)  # ROOT has no meta.json: the schema's policy
+        for p in pieces:
+            if s.live: s.on_text(0, p)
+        text = s.finish("".join(pieces))
+    return out.getvalue(), text
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_secret_split_between_prompt_and_completion_never_reaches_stdout(stream):
+    prompt = "import os\nexport GITHUB_TOKEN=ghp_"
+    shown, text = _stream([GH[4:20], GH[20:] + "\n", "echo done\n"], prompt, "dangerous_code=warn", stream=stream)
+    assert GH[4:] not in shown + text and "<SECRET:github_token>" in text
+    assert text == "import os\nexport GITHUB_TOKEN=<SECRET:github_token>\necho done\n"
+    assert shown == (text if stream else "")
+
+
+def test_dangerous_code_split_between_prompt_and_completion_is_blocked():
+    from codex_nb.safety import SafetyViolation
+    with pytest.raises(SafetyViolation, match="recursive_delete"): _stream(["/')\n"], "import os\nos.system('rm -rf ", stream=False)
+    shown, text = _stream(["print(1)\n"], "# never run rm -rf / here\n", stream=False)  # the prompt alone is not the model's doing
+    assert text.endswith("print(1)\n")
+
+
+def test_streamed_text_equals_the_held_text_when_context_comes_later():
+    key = "".join(R.choice(string.ascii_letters + string.digits + "+/") for _ in range(86)) + "=="
+    for pieces in ([f'k = "{key}"\n', "# azure storage\n"], ["# azure storage\n", f'k = "{key}"\n']):
+        live, _ = _stream(pieces, "x = 1\n", "dangerous_code=warn")
+        _, held = _stream(pieces, "x = 1\n", "dangerous_code=warn", stream=False)
+        assert live == held
+    assert key not in held and "<SECRET:azure_storage_key>" in held  # context before the key: found in both modes
+
+
+def test_hidden_folders_are_scanned_and_exclude_leaves_out(tmp_path):
+    (tmp_path / "home" / ".aws").mkdir(parents=True)
+    (tmp_path / "home" / ".aws" / "credentials").write_text(f"[default]\naws_access_key_id = {AWS}\n")
+    (tmp_path / "home" / ".git").mkdir()
+    (tmp_path / "home" / ".git" / "config").write_text(f"token = {GH}\n")
+    r = run([SAFETY, "scan", tmp_path / "home"])
+    assert r.stdout.splitlines() == [f"{tmp_path}/home/.aws/credentials:2:aws_access_key"], r.stdout
+    assert run([SAFETY, "scan", tmp_path / "home", "--exclude", ".aws"]).returncode == 0
+
+
+def test_redact_keeps_file_modes(tmp_path):
+    src = tmp_path / "run.sh"
+    src.write_text(f"export TOKEN={GH}\n")
+    src.chmod(0o755)
+    assert run([SAFETY, "redact", src, "--out", tmp_path / "out"]).returncode == 0
+    assert ((tmp_path / "out" / "run.sh").stat().st_mode & 0o777) == 0o755

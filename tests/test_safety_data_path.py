@@ -79,3 +79,15 @@ def test_data_keep_leaves_a_kind_in_the_training_text(tmp_path):
     text, _ = decoded_shards(m)
     assert EMAIL in text and AWS not in text
     assert "email" not in m["safety"]["counts"]
+
+
+def test_a_tokenizer_trained_from_a_corpus_never_learns_its_secrets(tmp_path):
+    src = tmp_path / "corpus"
+    src.mkdir()
+    word = "frobnicate_widget_registry"  # negative control: a repeated non-secret identifier is merged into tokens
+    for i in range(30): (src / f"m{i}.py").write_text(f'TOKEN = "{GH}"\n{word}({i})\n' * 5)
+    r = run([BIN / "codex-tokenizer", "train", "--corpus", src, "--kind", "bpe", "--vocab-size", "600", "--out", tmp_path / "tok", "--quiet"])
+    assert r.returncode == 0, r.stderr
+    vocab = load_tokenizer(tmp_path / "tok").get_vocab()
+    assert any("frobnic" in t for t in vocab)
+    assert not any(GH[4:10] in t or GH[10:16] in t or GH[20:26] in t for t in vocab)

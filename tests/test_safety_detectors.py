@@ -122,3 +122,25 @@ def test_blocked_kind_names_kind_and_line_never_the_value():
     with pytest.raises(Exception) as e: guard(f"x = 1\nk = '{key}'", "generations", SafetyConfig(generations="block"))
     assert "aws_access_key (line 2)" in str(e.value) and key not in str(e.value)
     assert e.value.exit_code == 1
+
+
+@pytest.mark.parametrize("text, secret", [
+    ('password = "AKIAQWERTYUIOPASDFGH/hunter2-real-secret"', "hunter2-real-secret"),  # a longer finding covers a shorter one
+    ("database:\r\n  password: Hunter2Secret99\r\n", "Hunter2Secret99"),  # CRLF line ends
+    ('docker run -e "POSTGRES_PASSWORD=Hunter2Secret99" postgres', "Hunter2Secret99"),  # KEY=value inside quotes
+    ('connect("host=db user=app password=Hunter2Secret99")', "Hunter2Secret99"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7x9Qm2Zr\n(cut here, paste the rest later...)", "MIIEowIBAAKCAQEA7x9Qm2Zr"),  # no END line
+])
+def test_secrets_in_awkward_places_do_not_survive_redaction(text, secret):
+    assert secret not in redact(text)[0]
+
+
+@pytest.mark.parametrize("text", ["curl " * 20000, ("+1" + "1" * 35 + " ") * 2700, '-----BEGIN PRIVATE KEY-----"' * 3500,
+                                  "-----BEGIN PRIVATE KEY-----" * 7000, "rm " + "-r " * 30000, "dd " * 33000, "mkfs " * 20000,
+                                  "socat " * 16000, "password=" * 10000, "x@" * 50000])
+def test_hostile_inputs_scan_in_linear_time(text):
+    import time
+    from codex_nb.safety import dangerous_code
+    t = time.perf_counter()
+    scan_text(text), dangerous_code(text)
+    assert time.perf_counter() - t < 3, "catastrophic backtracking"  # these took 2-27 s before the patterns were bounded
