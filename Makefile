@@ -2,13 +2,16 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow setup sync lint nbtest pytest readme export lab
+.PHONY: demo experiment test test-slow setup sync lint nbtest pytest readme export lab
 
 demo: setup ## train the main job on the embedded default config (configs/default.yaml, the stdlib corpus)
 	OMP_NUM_THREADS=2 $(BIN)/codex-train
 
 test: setup ## every check: sync, ruff, notebook tests, pytest
 	bash tools/test.sh
+
+experiment: setup ## the experiment notebook (nbs/experiments/train.ipynb) through papermill: train, evaluate, sample, plot, MLflow
+	OMP_NUM_THREADS=2 $(BIN)/codex-experiment
 
 test-slow: setup ## the slow tests and the notebook cells flagged slow (torch.compile, long runs)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow tests
