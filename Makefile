@@ -2,16 +2,16 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo experiment test test-slow setup sync lint nbtest pytest readme export lab
+.PHONY: demo train test test-slow setup sync lint nbtest pytest readme export lab docs
 
-demo: setup ## train the main job on the embedded default config (configs/default.yaml, the stdlib corpus)
-	OMP_NUM_THREADS=2 $(BIN)/codex-train
+demo: setup ## the main job: the experiment notebook on the default config (stdlib corpus): data, tokenizer, training, evaluation, HumanEval, samples, plots, MLflow
+	OMP_NUM_THREADS=2 $(BIN)/codex-experiment
 
 test: setup ## every check: sync, ruff, notebook tests, pytest
 	bash tools/test.sh
 
-experiment: setup ## the experiment notebook (nbs/experiments/train.ipynb) through papermill: train, evaluate, sample, plot, MLflow
-	OMP_NUM_THREADS=2 $(BIN)/codex-experiment
+train: setup ## codex-train alone on the default config (no notebook, no HumanEval)
+	OMP_NUM_THREADS=2 $(BIN)/codex-train
 
 test-slow: setup ## the slow tests and the notebook cells flagged slow (torch.compile, long runs)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow tests
@@ -37,6 +37,9 @@ export: setup ## export the notebooks to codex_nb/ and clean them
 
 readme: setup ## README.md from nbs/index.ipynb, with or without Quarto
 	$(BIN)/python tools/make_readme.py .
+
+docs: setup ## the documentation site in _docs/: nbdev-docs with Quarto, else nbdev + nbconvert offline (tools/docs.py)
+	$(BIN)/python tools/docs.py
 
 lab: setup ## JupyterLab on nbs/
 	$(BIN)/jupyter lab --notebook-dir=nbs $(if $(filter 0,$(shell id -u)),--allow-root)

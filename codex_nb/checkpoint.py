@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import signal
+import threading
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -226,6 +227,7 @@ class Preemption(Callback):
         if self.signal is not None: os._exit(128 + signum)
         self.signal = signum
     def before_fit(self):
+        if threading.current_thread() is not threading.main_thread(): return  # Python delivers signals to the main thread only
         self.old = {s: signal.signal(s, self._handler) for s in (signal.SIGTERM, signal.SIGINT)}
     def after_step(self):
         if self.signal is None: return

@@ -101,10 +101,10 @@ class ModelConfig:
 @dataclass
 class TrainingConfig:
     "The optimization: steps, batches, learning-rate schedule, precision and evaluation."
-    max_steps: int = opt(1200, ge=1) # optimizer steps in the run
+    max_steps: int = opt(560, ge=1) # optimizer steps in the run
     batch_size: int = opt(16, ge=1) # sequences of `model.block_size` tokens per process per micro-step
     grad_accum: int = opt(1, ge=1) # micro-steps per optimizer step
-    lr: float = opt(1e-3, gt=0) # peak learning rate
+    lr: float = opt(4e-3, gt=0) # peak learning rate
     min_lr: float = opt(1e-4, ge=0) # learning rate at the end of the schedule
     schedule: str = opt("cosine", choices=["cosine", "linear", "constant"]) # decay after the warm-up
     warmup_steps: int = opt(100, ge=0) # steps of linear warm-up

@@ -11,6 +11,7 @@ __all__ = ['models', 'tokenizers', 'datasets', 'metrics', 'callbacks', 'REGISTRI
 # %% ../nbs/02_registry.ipynb #82e76de1
 import difflib
 import importlib
+import sys
 from importlib.metadata import entry_points
 
 from fastcore.basics import patch
@@ -32,6 +33,7 @@ class Registry:
                  builtins:tuple=()): # modules imported on first lookup; they register the core entries
         self.kind, self.group, self.builtins = kind, group, tuple(builtins)
         self._items, self._origins, self._loaded = {}, {}, False
+        self._library = {}  # name -> (object, origin) registered outside `__main__`, for when a notebook's version is gone
 
     def __repr__(self): return f"Registry({self.kind!r}, {len(self._items)} registered)"
 
@@ -47,9 +49,15 @@ def _register(self:Registry, name:str, obj, origin:str):
     if name in self._items and not _same_definition(self._items[name], obj):
         raise RegistryError(f"{self.kind} '{name}' is already registered by {self._origins[name]}; "
                             f"{origin} registers another object under the same name: rename one of them")
+    if getattr(obj, "__module__", None) != "__main__": self._library[name] = (obj, origin)
     keep_main = name in self._items and getattr(self._items[name], "__module__", None) == "__main__" != getattr(obj, "__module__", None)
     if not keep_main: self._items[name], self._origins[name] = obj, origin
     return obj
+
+def _live_in_main(obj) -> bool:
+    "Whether `obj`, defined in `__main__`, is still what its name means there (not left over from an earlier notebook run in this process)."
+    main = sys.modules.get("__main__")
+    return main is not None and vars(main).get(getattr(obj, "__name__", None)) is obj
 
 @patch
 def register(self:Registry,
@@ -103,7 +111,11 @@ def get(self:Registry, name:str):
     "The object registered under `name`, or a `RegistryError` listing the available names."
     items = self.load()._items
     if name not in items: raise RegistryError(self.unknown_message(name))
-    return items[name]
+    obj = items[name]
+    if getattr(obj, "__module__", None) == "__main__" and name in self._library and not _live_in_main(obj):
+        obj, self._origins[name] = self._library[name]
+        items[name] = obj
+    return obj
 
 @patch
 def __getitem__(self:Registry, name:str): return self.get(name)

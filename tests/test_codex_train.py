@@ -170,3 +170,16 @@ def test_finished_run_resume_is_a_no_op_and_a_larger_max_steps_extends_it(shared
     assert r.returncode == 0, r.stderr
     assert (tmp / "extended" / "checkpoints" / "LATEST").read_text() == "step-00000070\n"
     assert "max_steps: 70" in (tmp / "extended" / "config.yaml").read_text()
+
+
+def test_train_main_called_from_a_worker_thread_trains_like_the_command(shared):
+    "Signal handlers exist only in the main thread: a run hosted by a thread (nbdev-test, a server) trains without them."
+    import threading
+
+    from codex_nb.cli import train_main
+    tmp, weights, _ = shared
+    rc = []
+    t = threading.Thread(target=lambda: rc.append(train_main([str(a) for a in args(tmp, "threaded")[1:]])))
+    t.start(); t.join()
+    assert rc == [0]
+    assert final_weights(tmp / "threaded") == weights  # the same run as the reference, bit for bit

@@ -76,3 +76,18 @@ def test_two_plugins_registering_one_name_clash(tmp_path):
     fake_dist(tmp_path, "plugin-b", "[codex_nb.metrics]\ndup = json:dumps\n")
     r = run([sys.executable, "-m", "codex_nb", "registry", "metrics"], env={"PYTHONPATH": str(tmp_path)})
     assert_usage_error(r, "codex-registry", "metric 'dup' is already registered by plugin plugin-", "rename one of them")
+
+
+def test_a_notebooks_redefinition_does_not_outlive_its_notebook():
+    "nbdev-test runs notebooks one after another in one process: a model that one notebook redefined in `__main__`"
+    # must not be what the next notebook builds (its class is not the library's, so export and generation refused it).
+    from execnb.shell import CaptureShell
+    first = CaptureShell()
+    first.run_cell("from codex_nb.models import GPT\nfrom codex_nb.registry import models\n"
+                   "@models.register('gpt')\ndef build_gpt(cfg): return 'the notebook version'\n"
+                   "assert models['gpt'] is build_gpt")
+    assert first.exc is None, first.exc
+    second = CaptureShell()
+    second.run_cell("import codex_nb.models\nfrom codex_nb.registry import models\nok = models['gpt'] is codex_nb.models.build_gpt")
+    assert second.exc is None, second.exc
+    assert second.user_ns["ok"]

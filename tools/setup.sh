@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 TORCH_CPU="torch==2.13.0"
-DEB_PACKAGES=(git)   # Debian packages the tests call
+DEB_PACKAGES=(git chromium chromium-driver)   # Debian packages the tests call: git; chromium + its driver for the docs-site browser test (selenium)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
