@@ -101,7 +101,7 @@ class ModelConfig:
 @dataclass
 class TrainingConfig:
     "The optimization: steps, batches, learning-rate schedule, precision and evaluation."
-    max_steps: int = opt(560, ge=1) # optimizer steps in the run
+    max_steps: int = opt(500, ge=1) # optimizer steps in the run
     batch_size: int = opt(16, ge=1) # sequences of `model.block_size` tokens per process per micro-step
     grad_accum: int = opt(1, ge=1) # micro-steps per optimizer step
     lr: float = opt(4e-3, gt=0) # peak learning rate
