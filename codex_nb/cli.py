@@ -1010,8 +1010,6 @@ def run_experiment(nb:Path, # the experiment notebook
                    progress:bool=True, # papermill's progress bar over cells
                    max_steps:int=0): # with `progress`, also a bar over the training steps
     "Execute an experiment notebook with papermill into its run folder; a failing cell raises `CodexError` naming it."
-    import threading
-
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
@@ -1151,9 +1149,14 @@ def experiment_cmd(argv:list[str]) -> int:
     if not nb.is_file(): raise UsageError(f"{nb}: no such notebook" + ("" if a.notebook else "; give the experiment notebook's path"))
     if a.cell_timeout <= 0: raise UsageError(f"--cell-timeout must be positive, got {a.cell_timeout}")
     params = {name: _param_value(value, name) for name, value in a.parameter}
-    if threading.current_thread() is threading.main_thread():  # SIGTERM as Ctrl-C: papermill interrupts the kernel, the run checkpoints
-        signal.signal(signal.SIGTERM, _interrupt)
-    if a.sweep: return _sweep(nb, params, parse_sweep(a.sweep), a)
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, _interrupt) if main else None  # SIGTERM as Ctrl-C: papermill interrupts the kernel, the run checkpoints
+    try: return _sweep(nb, params, parse_sweep(a.sweep), a) if a.sweep else _experiment(nb, params, a)
+    finally:
+        if main: signal.signal(signal.SIGTERM, old)
+
+def _experiment(nb:Path, params:dict, a) -> int:
+    "Run one experiment and say where everything is."
     cfg, _ = check_parameters(params)  # an unknown name or a bad value stops here, before a kernel starts
     run_dir = Path(cfg.run.dir)
     if any((run_dir / "checkpoints").glob("step-*")): raise UsageError(f"run.dir {run_dir} holds checkpoints: choose another run_dir")
@@ -1179,6 +1182,7 @@ def _sweep(nb:Path, params:dict, axes:list, a) -> int:
         try: cfg, _ = check_parameters({**pp, "run_dir": str(rd)})
         except ConfigError as e: raise UsageError(f"sweep point {', '.join(f'{k}={v}' for k, v in labels.items())}: {e}") from None
         points.append({"labels": labels, "params": pp, "run_dir": rd, "max_steps": cfg.training.max_steps})
+    sweep_dir.mkdir(parents=True, exist_ok=True)
     print(f"sweep of {len(points)} runs into {sweep_dir}", file=sys.stderr)
     for n, pt in enumerate(points, 1):
         print(f"[{n}/{len(points)}] {', '.join(f'{k}={v}' for k, v in pt['labels'].items())}", file=sys.stderr)
