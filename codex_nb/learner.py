@@ -6,8 +6,8 @@ Docs: https://codex-nb.github.io/codex-nb/learner.html.md"""
 
 # %% auto #0
 __all__ = ['EVENTS', 'CancelFitException', 'CancelStepException', 'NonFiniteLossError', 'Callback', 'TokenBatches', 'MLMBatches',
-           'make_optimizer', 'lr_at', 'Learner', 'GradientClip', 'NaNGuard', 'evaluate', 'Evaluator', 'Progress',
-           'MetricsLogger', 'read_metrics']
+           'make_optimizer', 'lr_at', 'world', 'Learner', 'GradientClip', 'NaNGuard', 'evaluate', 'Evaluator',
+           'Progress', 'MetricsLogger', 'read_metrics']
 
 # %% ../nbs/07_learner.ipynb #287371db
 import math
@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from fastcore.basics import patch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from .config import CodexError, TrainingConfig
 from .data import WindowSampler, get_batch
@@ -95,6 +97,12 @@ def lr_at(step:int, # optimizer steps completed before this one
     shape = 0.5 * (1 + math.cos(math.pi * frac)) if cfg.schedule == "cosine" else 1 - frac
     return cfg.min_lr + shape * (cfg.lr - cfg.min_lr)
 
+# %% ../nbs/07_learner.ipynb #4c17320e
+def world() -> tuple[int, int]:
+    "(world size, rank) of the `torch.distributed` process group; (1, 0) without one."
+    if dist.is_available() and dist.is_initialized(): return dist.get_world_size(), dist.get_rank()
+    return 1, 0
+
 # %% ../nbs/07_learner.ipynb #9e34908b
 class Learner:
     "Trains `model` on `data` for `cfg.max_steps` optimizer steps, firing events for `cbs`."
@@ -109,7 +117,11 @@ class Learner:
         self.amp_dtype = resolve_dtype(cfg.precision, self.device)
         self.opt = make_optimizer(self.model, cfg, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
-        self.fwd = torch.compile(self.model) if cfg.compile else self.model
+        self.world_size, self.rank = world()
+        self.ddp = DistributedDataParallel(self.model, device_ids=[self.device] if self.device.type == "cuda" else None,
+                                           broadcast_buffers=False) if self.world_size > 1 else None
+        fwd = self.ddp or self.model
+        self.fwd = torch.compile(fwd) if cfg.compile else fwd
         self.step, self.cbs = 0, []
         self.add_cbs(cbs)
 
@@ -140,16 +152,23 @@ def _one_step(self:Learner):
         self.micro = micro
         self.xb, self.yb = self.data.next_batch()
         self("before_batch")
-        with self.autocast(): self.out = self.fwd(self.xb, labels=self.yb)
-        self("after_loss")
-        (self.scaler.scale(self.out.loss_sum) if self.scaler else self.out.loss_sum).backward()
+        last = micro == self.cfg.grad_accum - 1
+        with nullcontext() if self.ddp is None or last else self.ddp.no_sync():  # DDP all-reduces on the last micro-step
+            with self.autocast(): self.out = self.fwd(self.xb, labels=self.yb)
+            self("after_loss")
+            (self.scaler.scale(self.out.loss_sum) if self.scaler else self.out.loss_sum).backward()
         loss_sum += self.out.loss_sum.detach().float()
         n_tokens += self.out.n_tokens
     if self.scaler: self.scaler.unscale_(self.opt)
-    scale = 1.0 / n_tokens.clamp(min=1).float()
+    if self.ddp is not None:  # the global batch's sums; DDP gave the mean over ranks of each rank's gradient of its sum
+        stats = torch.stack([loss_sum.double(), n_tokens.double()])
+        dist.all_reduce(stats)
+        loss_sum, n_tokens = stats[0].float(), stats[1].long()
+    inv = 1.0 / n_tokens.clamp(min=1).float()
+    scale = inv * self.world_size if self.ddp is not None else inv
     for p in self.model.parameters():
         if p.grad is not None: p.grad.mul_(scale)
-    self.loss, self.n_tokens = loss_sum * scale, n_tokens  # on the device: read only when logged
+    self.loss, self.n_tokens = loss_sum * inv, n_tokens  # on the device: read only when logged
     try:
         self("before_optim")
         if self.scaler: self.scaler.step(self.opt); self.scaler.update()

@@ -1,0 +1,56 @@
+"""Train a tiny `gpt` with the Learner, alone or as one of N torchrun processes (gloo); rank 0 writes the per-step
+losses and a hash of the final weights as JSON. Used by tests/test_distributed.py.
+
+    python tests/ddp_learner.py OUT.json --batch 8
+    torchrun --standalone --nproc_per_node=2 tests/ddp_learner.py OUT.json --batch 4
+"""
+import argparse
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from codex_nb.config import ModelConfig, TrainingConfig
+from codex_nb.learner import Callback, GradientClip, Learner, TokenBatches, world
+from codex_nb.models import build_gpt
+from codex_nb.repro import seed_everything, set_deterministic
+
+ap = argparse.ArgumentParser()
+ap.add_argument("out")
+ap.add_argument("--batch", type=int, required=True)
+ap.add_argument("--accum", type=int, default=1)
+ap.add_argument("--steps", type=int, default=60)
+ap.add_argument("--lr", type=float, default=1e-3)
+a = ap.parse_args()
+
+if int(os.environ.get("WORLD_SIZE", 1)) > 1: dist.init_process_group("gloo")
+W, R = world()
+torch.set_num_threads(1)
+set_deterministic(True)
+seed_everything(0)
+stream = (np.cumsum(np.random.default_rng(0).integers(0, 3, 30_000)) % 64).astype(np.uint16)  # a random walk: learnable, not trivial
+model = build_gpt(ModelConfig(n_layer=2, n_head=4, n_embd=64, block_size=32, vocab_size=64, dropout=0.0))
+cfg = TrainingConfig(max_steps=a.steps, batch_size=a.batch, grad_accum=a.accum, lr=a.lr, min_lr=a.lr / 10, warmup_steps=10)
+
+
+class Record(Callback):
+    def before_fit(self): self.losses = {}
+    def after_step(self): self.losses[self.learn.step] = float(self.learn.loss)
+
+
+rec = Record()
+learn = Learner(model, TokenBatches(stream, 32, a.batch, seed=0, world_size=W, rank=R), cfg, cbs=[GradientClip(1.0), rec])
+learn.fit()
+flat = torch.cat([p.detach().reshape(-1) for p in learn.model.parameters()])
+if W > 1:  # every rank holds the same weights
+    other = flat.clone()
+    dist.broadcast(other, 0)
+    assert torch.equal(other, flat), f"rank {R}: weights differ from rank 0's"
+if R == 0:
+    Path(a.out).write_text(json.dumps({"world_size": W, "losses": rec.losses, "tokens": int(learn.n_tokens),
+                                       "weights": hashlib.sha256(flat.numpy().tobytes()).hexdigest()}))
+if W > 1: dist.destroy_process_group()
