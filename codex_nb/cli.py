@@ -167,10 +167,14 @@ def registry_main(argv:list[str]|None=None) -> int:
 # %% ../nbs/14_cli.ipynb #810f66cb
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
+def _split_config_args(args:list[str]) -> tuple[str|None, list[str]]:
+    "`[CONFIG] [key=value ...]` as (CONFIG or None, the overrides)."
+    config = args[0] if args and ("=" not in args[0] or Path(args[0]).is_file()) else None  # a file's name may hold '='
+    return config, (args[1:] if config else args)
+
 def resolve_cli_config(args:list[str]) -> tuple[Config, str]:
     "The config named by `[CONFIG] [key=value ...]` and a label for it."
-    config = args[0] if args and ("=" not in args[0] or Path(args[0]).is_file()) else None  # a file's name may hold '='
-    overrides = args[1:] if config else args
+    config, overrides = _split_config_args(args)
     if config is None and DEFAULT_CONFIG.is_file(): config = str(DEFAULT_CONFIG)
     return load_config(config, overrides), config or "the schema defaults"
 
@@ -352,10 +356,6 @@ def tokenizer_main(argv:list[str]|None=None) -> int:
     return run_cli(tokenizer_cmd, sys.argv[1:] if argv is None else argv, "codex-tokenizer")
 
 # %% ../nbs/14_cli.ipynb #0dd904c4
-def _split_config_args(args:list[str]) -> tuple[str|None, list[str]]:
-    config = args[0] if args and ("=" not in args[0] or Path(args[0]).is_file()) else None
-    return config, (args[1:] if config else args)
-
 def _checkpoint_folder(path:str) -> Path:
     "A training checkpoint from `--resume-from PATH`: what `--checkpoint` takes, holding the loop state (meta.json) too."
     from codex_nb.generation import resolve_checkpoint

@@ -2,11 +2,15 @@
 plot, HumanEval report, samples, MLflow run, the executed notebook with its plot); an unknown or bad parameter
 fails clearly, naming it, both through codex-experiment and through papermill itself."""
 import json
+import os
+import signal
 import sqlite3
+import subprocess
 import sys
+import time
 from pathlib import Path
 
-from conftest import BIN, ROOT, assert_usage_error, run
+from conftest import BIN, ROOT, TEST_ENV, assert_usage_error, run
 
 EXP, NB, TINY = BIN / "codex-experiment", ROOT / "nbs" / "experiments" / "train.ipynb", ROOT / "configs" / "tiny.yaml"
 
@@ -97,12 +101,6 @@ def test_a_cell_timeout_is_one_line_and_exit_1(tmp_path):
 
 
 def test_sigterm_stops_the_experiment_with_a_checkpoint_of_the_current_step(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import time
-
-    from conftest import TEST_ENV
     rd = tmp_path / "run"
     p = subprocess.Popen([str(a) for a in [EXP, NB, "-p", "config", TINY, "-p", "run_dir", rd, "-p", "max_steps", "100000",
                                            "-p", "overrides", "[checkpoint.every=100000, training.eval_every=0]", "--quiet"]],
