@@ -7,7 +7,7 @@ Docs: https://codex-nb.github.io/codex-nb/checkpoint.html.md"""
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'STATE_FILE', 'META_FILE', 'SUMS_FILE', 'LATEST', 'RUNTIME_KEYS', 'MOVABLE_KEYS',
            'CorruptCheckpoint', 'fsync_file', 'write_sums', 'verify_checkpoint', 'to_keep', 'CheckpointManager',
-           'load_checkpoint', 'Checkpointer', 'RunLock', 'config_changes', 'Preemption']
+           'load_checkpoint', 'Checkpointer', 'RunLock', 'config_changes', 'resume_grad_accum', 'Preemption']
 
 # %% ../nbs/08_checkpoint.ipynb #b645cd1f
 import fcntl
@@ -17,16 +17,19 @@ import os
 import shutil
 import signal
 import threading
+import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from fastcore.basics import patch
+from safetensors.torch import load_file
 
 from .config import CodexError, Config, UsageError, flatten
 from .data import atomic_write_text, fsync_dir, sha256_file
-from .learner import CancelFitException, Callback, Learner, NonFiniteLossError
+from .learner import CancelFitException, Callback, Learner, NonFiniteLossError, on_rank0
 from .models import load_weights, save_model_folder
 
 # %% ../nbs/08_checkpoint.ipynb #9891592f
@@ -97,13 +100,15 @@ class CheckpointManager:
 # %% ../nbs/08_checkpoint.ipynb #22a24d68
 @patch
 def save(self:CheckpointManager, learn:Learner, metrics:dict|None=None, extra_meta:dict|None=None,
-         tokenizer_file=None) -> Path:
+         tokenizer_file=None,
+         state:dict|None=None, # `learn.state_dict()`, when already taken (under FSDP every rank takes it)
+         weights:dict|None=None) -> Path: # `learn.full_weights()` under FSDP
     "Write a complete checkpoint of `learn` at its current step, atomically; update LATEST; prune."
     name = f"step-{learn.step:08d}"
     final, tmp = self.root / name, self.root / f".tmp-{name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    save_model_folder(learn.model, tmp, tokenizer_file)
-    torch.save(learn.state_dict(), tmp / STATE_FILE)
+    save_model_folder(learn.model, tmp, tokenizer_file, state_dict=weights)
+    torch.save(learn.state_dict() if state is None else state, tmp / STATE_FILE)
     meta = {"format_version": FORMAT_VERSION, "step": learn.step, "metrics": metrics or {},
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **(extra_meta or {})}
     (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
@@ -148,8 +153,10 @@ def load_checkpoint(learn:Learner, folder, restore=("optimizer", "rng", "data", 
     "Verify `folder` (unless just verified) and restore `learn` (weights and loop state) from it; return its meta."
     folder = Path(folder)
     meta = verify_checkpoint(folder) if verify else json.loads((folder / META_FILE).read_text())
-    load_weights(learn.model, folder / "model.safetensors")
-    try: state = torch.load(folder / STATE_FILE, weights_only=True, map_location=learn.device)
+    if learn.sharded: learn.load_full_weights(load_file(str(folder / "model.safetensors")))
+    else: load_weights(learn.model, folder / "model.safetensors")
+    where = "cpu" if learn.sharded else learn.device  # FSDP: the whole optimizer state stays off the GPU until it is sharded
+    try: state = torch.load(folder / STATE_FILE, weights_only=True, map_location=where)
     except Exception as e:
         raise CorruptCheckpoint(f"{folder.name}: {STATE_FILE} is not plain tensors and data, refused to load it "
                                 f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
@@ -173,15 +180,17 @@ class Checkpointer(Callback):
         l = self.learn
         if (self.every and l.step % self.every == 0) or l.step == l.cfg.max_steps: self.save_now()
 
-    def save_now(self) -> Path:
-        "Write the checkpoint of the current step (refusing a non-finite state)."
+    def save_now(self) -> Path|None:
+        "Write the checkpoint of the current step (refusing a non-finite state); under torchrun rank 0 writes it."
         l = self.learn
-        loss = float(l.loss)
+        loss = float(l.loss)  # the global batch's: the same on every rank
         if not math.isfinite(loss):
             raise NonFiniteLossError(f"not writing the checkpoint of step {l.step}: the training loss is {loss}")
         vm = getattr(l, "val_metrics", None) or {}
         metrics = {"train/loss": loss, **{f"val/{k}": v for k, v in vm.items()}}
-        self.last = self.manager.save(l, metrics, self.extra_meta, self.tokenizer_file)
+        state, weights = l.state_dict(), l.full_weights()  # on every rank: under FSDP gathering them is a collective
+        self.last = on_rank0(self.manager.save, l, metrics, self.extra_meta, self.tokenizer_file, state, weights)
+        self.saved_step = l.step
         return self.last
 
 # %% ../nbs/08_checkpoint.ipynb #ebe4e95c
@@ -205,8 +214,8 @@ class RunLock:
     def __exit__(self, *exc): self.release()
 
 # %% ../nbs/08_checkpoint.ipynb #c11893cd
-RUNTIME_KEYS = {"model.vocab_size", "training.device"}
-MOVABLE_KEYS = {"run.dir"}  # a run folder may be moved or copied and resumed where it is now
+RUNTIME_KEYS = {"model.vocab_size", "training.device", "training.precision"}
+MOVABLE_KEYS = {"run.dir", "training.parallel"}  # a run folder may be moved and resumed where it is now; DDP and FSDP write one format
 
 def config_changes(saved:Config, new:Config) -> list[str]:
     "Keys whose values differ between a run's saved config and a newly resolved one (run-time fields left unset match)."
@@ -218,21 +227,40 @@ def config_changes(saved:Config, new:Config) -> list[str]:
         out.append(k)
     return out
 
+# %% ../nbs/08_checkpoint.ipynb #5a9e0c02
+def resume_grad_accum(meta:dict, # a checkpoint's meta.json
+                      batch_size:int, # `training.batch_size` (per process, per micro-step)
+                      world_size:int) -> int: # processes resuming it
+    "The `grad_accum` that keeps a checkpoint's global batch on `world_size` processes; a `UsageError` when none does."
+    c = meta.get("config", {})
+    n0, a0 = meta.get("world_size", 1), c.get("training.grad_accum", 1)
+    g = meta.get("global_batch") or c.get("training.batch_size", batch_size) * a0 * n0
+    if g % (batch_size * world_size):
+        raise UsageError(f"the checkpoint's global batch of {g} sequences ({n0} process(es)) does not split into {world_size} "
+                         f"process(es) x batch_size {batch_size} x a whole grad_accum: resume on a world size that divides "
+                         f"{g // batch_size}")
+    return g // (batch_size * world_size)
+
 # %% ../nbs/08_checkpoint.ipynb #4759d6ce
 class Preemption(Callback):
     "On SIGTERM or SIGINT: finish the step, checkpoint it, stop. A second signal exits immediately."
     order = 60  # after the Checkpointer
-    def __init__(self, checkpointer:Checkpointer): self.ckpt, self.signal, self.old = checkpointer, None, {}
+    def __init__(self, checkpointer:Checkpointer): self.ckpt, self.signal, self.t_signal, self.old = checkpointer, None, 0.0, {}
     def _handler(self, signum, frame):
-        if self.signal is not None: os._exit(128 + signum)
-        self.signal = signum
+        if self.signal is not None and time.monotonic() - self.t_signal > 1.0: os._exit(128 + signum)
+        if self.signal is None: self.signal, self.t_signal = signum, time.monotonic()
     def before_fit(self):
         if threading.current_thread() is not threading.main_thread(): return  # Python delivers signals to the main thread only
         self.old = {s: signal.signal(s, self._handler) for s in (signal.SIGTERM, signal.SIGINT)}
     def after_step(self):
-        if self.signal is None: return
-        l = self.learn
-        if not (self.ckpt.manager.root / f"step-{l.step:08d}").is_dir(): self.ckpt.save_now()
+        l, stop = self.learn, self.signal  # one reading: a signal arriving from here on counts after the next step
+        if l.world_size > 1:  # stop together, whichever rank was signalled
+            flag = torch.tensor([stop or 0], device=l.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            stop = int(flag) or None
+        if stop is None: return
+        if self.signal is None: self.signal, self.t_signal = stop, time.monotonic()
+        if getattr(self.ckpt, "saved_step", None) != l.step: self.ckpt.save_now()
         self.stopped_at = l.step
         raise CancelFitException()
     def after_fit(self):

@@ -49,7 +49,10 @@ def run_cli(func, # called with the argument list; returns an exit code (None me
     try: return func(argv) or 0
     except CodexError as e:
         if "--debug" in argv: traceback.print_exc()
-        print(f"{prog}: error: {redact(' '.join(str(e).split()))[0]}", file=sys.stderr)  # one line, whatever the message held; no secrets
+        rank = int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0  # under torchrun
+        if getattr(e, "silent", False) or (rank and isinstance(e, UsageError)): return e.exit_code  # rank 0 says it once
+        where = f"rank {rank}: " if rank else ""
+        print(f"{prog}: {where}error: {redact(' '.join(str(e).split()))[0]}", file=sys.stderr)  # one line, whatever the message held; no secrets
         return e.exit_code
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -384,7 +387,7 @@ def _resolve_for_resume(run_dir:Path, config:str|None, overrides:list[str]) -> C
                              "a run can be extended, not shortened")
         changes.remove("training.max_steps")
         saved.training.max_steps = new.training.max_steps
-    saved.run.dir = str(run_dir)
+    saved.run.dir, saved.training.parallel = str(run_dir), new.training.parallel
     if changes:
         raise UsageError(f"the resumed run's config.yaml differs in {', '.join(changes)}: resume with the same settings "
                          "(only a larger training.max_steps may change), or start a new run.dir")
@@ -397,11 +400,13 @@ def _build_learner(cfg:Config, run_dir:Path, manifest:dict, quiet:bool, resuming
     from codex_nb.checkpoint import CheckpointManager, Checkpointer, Preemption
     from codex_nb.data import read_tokens
     from codex_nb.learner import (Evaluator, GradientClip, Learner, MetricsLogger, MLMBatches, NaNGuard, Progress,
-                                  TokenBatches)
+                                  TokenBatches, world)
     from codex_nb.registry import models
     from codex_nb.repro import env_fingerprint, seed_everything, set_deterministic
     from codex_nb.tokenization import MASK, SPECIAL_TOKENS, load_tokenizer
     t, m = cfg.training, cfg.model
+    W, R = world()  # under torchrun: rank 0 writes logs, plots, tracking; every rank trains and evaluates its slice
+    device = f"cuda:{torch.cuda.current_device()}" if W > 1 and t.device.startswith("cuda") else t.device
     if t.num_threads: torch.set_num_threads(t.num_threads)
     seed_everything(cfg.seed)
     set_deterministic(cfg.deterministic)
@@ -420,33 +425,36 @@ def _build_learner(cfg:Config, run_dir:Path, manifest:dict, quiet:bool, resuming
     def tokens(split): return read_tokens(Path(sh["dir"]) / sh["splits"][split]["file"], sh["splits"][split]["dtype"])
     tok = load_tokenizer(run_dir / "tokenizer")
     def batches(split, seed):
-        b = TokenBatches(tokens(split), m.block_size, t.batch_size, seed=seed)
+        b = TokenBatches(tokens(split), m.block_size, t.batch_size, seed=seed, world_size=W, rank=R)
         if m.name != "minilm": return b
         specials = [tok.token_to_id(s) for s in SPECIAL_TOKENS]
         return MLMBatches(b, tok.token_to_id(MASK), m.vocab_size, specials, seed=seed)
-    learn = Learner(model, batches("train", cfg.seed), t, device=t.device)
+    learn = Learner(model, batches("train", cfg.seed), t, device=device)
     ck = cfg.checkpoint
     mgr = CheckpointManager(run_dir / "checkpoints", ck.keep_last, ck.keep_best, ck.metric, ck.mode)
-    meta = {"config": flatten(cfg), "env": env_fingerprint(), "dataset": manifest["content_hash"]}
+    meta = {"config": flatten(cfg), "env": env_fingerprint(), "dataset": manifest["content_hash"],
+            "world_size": W, "global_batch": t.batch_size * t.grad_accum * W}
     ckpt = Checkpointer(mgr, ck.every, meta, run_dir / "tokenizer" / "tokenizer.json")
     mo = cfg.monitor
-    cbs = [GradientClip(t.grad_clip), NaNGuard(t.log_every), ckpt, Preemption(ckpt),
-           MetricsLogger(run_dir / "metrics.ndjson", t.log_every, mo.rotate_bytes, mo.keep_rotated)]
-    cbs += _monitoring_cbs(cfg, run_dir, mgr)
+    cbs = [GradientClip(t.grad_clip), NaNGuard(t.log_every), ckpt, Preemption(ckpt)]
+    if R == 0: cbs += [MetricsLogger(run_dir / "metrics.ndjson", t.log_every, mo.rotate_bytes, mo.keep_rotated),
+                       *_monitoring_cbs(cfg, run_dir, mgr)]
     val = sh["splits"].get("val")
     if val and val["tokens"] > 2 * m.block_size + 1:
         cbs.append(Evaluator(lambda: batches("val", cfg.seed + 1), t.eval_every, t.eval_batches, val["bytes"] / val["tokens"]))
     else: warnings.warn("no validation split large enough for one window: the run will not evaluate", stacklevel=2)
-    if cfg.monitor.progress and not quiet: cbs.append(Progress(t.log_every))
+    if cfg.monitor.progress and not quiet and R == 0: cbs.append(Progress(t.log_every))
     learn.add_cbs(cbs)
     return learn, mgr
 
 # %% ../nbs/14_cli.ipynb #ff6dd557
-def _train(cfg:Config, run_dir:Path, a) -> int:
-    from codex_nb.checkpoint import Preemption, load_checkpoint
+def _prepare_run(cfg:Config, run_dir:Path, a) -> tuple:
+    "Rank 0's part before training: data, tokenizer, config.yaml, env.json, and the checkpoint to resume from with its grad_accum."
+    from codex_nb.checkpoint import CheckpointManager, resume_grad_accum, verify_checkpoint
     from codex_nb.config import save_config
     from codex_nb.data import read_manifest
-    from codex_nb.models import resolve_device
+    from codex_nb.learner import world
+    from codex_nb.models import auto_precision, resolve_device
     from codex_nb.repro import save_fingerprint
     from codex_nb.tokenization import prepare_data
     resuming = a.resume_from is not None and any((run_dir / "checkpoints").glob("step-*"))
@@ -465,29 +473,55 @@ def _train(cfg:Config, run_dir:Path, a) -> int:
             raise UsageError(f"the tokenizer has {manifest['tokenizer']['vocab_size']:,} tokens, more than model.init_from's "
                              f"vocabulary of {cfg.model.vocab_size:,}: fine-tune with the model's own tokenizer")
     else: cfg.model.vocab_size = manifest["tokenizer"]["vocab_size"]
-    cfg.training.device = str(resolve_device(cfg.training.device))
-    save_config(cfg, run_dir / "config.yaml")
+    dev = resolve_device(cfg.training.device)
+    cfg.training.device = str(dev)
+    if cfg.training.precision == "auto": cfg.training.precision = auto_precision(dev)  # config.yaml says what ran
+    save_config(cfg, run_dir / "config.yaml")  # grad_accum as the run started: the same recipe resumes on any world size
     if not resuming: save_fingerprint(run_dir / "env.json")
-    learn, mgr = _build_learner(cfg, run_dir, manifest, a.quiet, resuming)
+    folder, W = None, world()[0]
     if resuming:
-        folder = mgr.load_latest(quarantine=True) if a.resume_from == "auto" else _checkpoint_folder(a.resume_from)
-        if folder is None:
-            print(f"no valid checkpoint in {run_dir}: starting a fresh run", file=sys.stderr)
-            if cfg.model.init_from: learn, mgr = _build_learner(cfg, run_dir, manifest, a.quiet, resuming=False)  # load the start weights
+        ck = cfg.checkpoint
+        if a.resume_from == "auto":
+            folder = CheckpointManager(run_dir / "checkpoints", ck.keep_last, ck.keep_best, ck.metric, ck.mode).load_latest(quarantine=True)
+        else: folder = _checkpoint_folder(a.resume_from)
+        if folder is None: print(f"no valid checkpoint in {run_dir}: starting a fresh run", file=sys.stderr)
         else:
-            load_checkpoint(learn, folder, verify=a.resume_from != "auto")  # load_latest has just verified it
-            if learn.step >= cfg.training.max_steps:
-                print(f"{run_dir}: the run already finished at step {learn.step}; nothing to do")
-                return 0
+            meta = verify_checkpoint(folder) if a.resume_from != "auto" else json.loads((folder / "meta.json").read_text())
+            if meta["step"] >= cfg.training.max_steps:
+                print(f"{run_dir}: the run already finished at step {meta['step']}; nothing to do")
+                return cfg, manifest, folder, True
+            accum = resume_grad_accum(meta, cfg.training.batch_size, W)
+            if meta.get("world_size", 1) != W:
+                print(f"resuming on {W} process(es), from {meta.get('world_size', 1)}: grad_accum {accum} keeps the global batch "
+                      f"of {accum * cfg.training.batch_size * W} sequences", file=sys.stderr)
+            cfg.training.grad_accum = accum
             print(f"resuming {run_dir} from {folder.name}", file=sys.stderr)
+    return cfg, manifest, folder, False
+
+def _train(cfg:Config, run_dir:Path, a) -> int:
+    from codex_nb.checkpoint import Preemption, load_checkpoint
+    from codex_nb.learner import on_rank0, world
+    cfg, manifest, folder, finished = on_rank0(_prepare_run, cfg, run_dir, a)
+    if finished: return 0
+    learn, mgr = _build_learner(cfg, run_dir, manifest, a.quiet, resuming=folder is not None)
+    if folder is not None: load_checkpoint(learn, folder, verify=False)  # rank 0 has just verified it
     learn.fit()
     pre = next(cb for cb in learn.cbs if isinstance(cb, Preemption))
     if pre.signal is not None:
-        again = " ".join(["codex-train", *sys.argv[1:]]) if "--resume-from" in sys.argv else " ".join(["codex-train", *sys.argv[1:], "--resume-from", "auto"])
-        print(f"stopped by {signal_name(pre.signal)} at step {learn.step} with a checkpoint; resume with: {again}", file=sys.stderr)
+        if world()[1] == 0: print(f"stopped by {signal_name(pre.signal)} at step {learn.step} with a checkpoint; resume with: {_resume_command()}", file=sys.stderr)
         return 128 + pre.signal
-    _print_summary(run_dir, learn)
+    if world()[1] == 0: _print_summary(run_dir, learn)
     return 0
+
+def _resume_command() -> str:
+    "This command as it was launched (console script, `python -m`, torchrun), continuing with `--resume-from auto`."
+    import shlex
+    args = sys.argv[2:] if Path(sys.argv[0]).name == "__main__.py" else sys.argv[1:]  # `python -m codex_nb train ...`
+    if "--resume-from" not in args: args = [*args, "--resume-from", "auto"]
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    head = (f"torchrun --nproc_per_node={os.environ.get('LOCAL_WORLD_SIZE', world)} -m codex_nb train" if world > 1
+            else "python -m codex_nb train" if Path(sys.argv[0]).name == "__main__.py" else "codex-train")
+    return " ".join([head, shlex.join(args)])
 
 def _monitoring_cbs(cfg:Config, run_dir:Path, mgr) -> list:
     "System monitor, TensorBoard, plots and MLflow tracking, as the config asks (each checked before training starts)."
@@ -540,8 +574,7 @@ def _print_summary(run_dir:Path, learn):
 # %% ../nbs/14_cli.ipynb #3aa69847
 def train_cmd(argv:list[str]) -> int:
     "`codex-train [CONFIG] [key=value ...] [--resume-from auto|PATH]`."
-    from codex_nb.checkpoint import RunLock
-    from codex_nb.tokenization import resolve_run_dir
+    if _world_env() > 1: _die_with_parent()  # first: a torchrun that dies from here on takes this worker with it
     p = CliParser(prog="codex-train", description="Prepare data, train, checkpoint and evaluate a config in a run folder.")
     p.add_argument("args", nargs="*", metavar="[CONFIG] [key=value]", help="config recipe (default configs/default.yaml) and overrides")
     p.add_argument("--resume-from", metavar="auto|PATH", help="continue from the newest valid checkpoint (auto) or from PATH")
@@ -550,25 +583,75 @@ def train_cmd(argv:list[str]) -> int:
     p.add_argument("--tracking-uri", metavar="URI", help="track in MLflow at URI (tracking.uri=URI, which turns tracking on)")
     a = p.parse_intermixed_args(argv)  # options may come before, between or after the overrides
     _one_line_warnings("codex-train")
+    if _env_rank(): warnings.simplefilter("ignore")  # under torchrun rank 0 speaks for all
     from codex_nb.monitoring import setup_logging
     setup_logging("WARNING")
     a.args += ["monitor.system_metrics=true"] * a.system_metrics + ([f"tracking.uri={a.tracking_uri}"] if a.tracking_uri else [])
-    config, overrides = _split_config_args(a.args)
     cfg, _ = resolve_cli_config(a.args)
-    run_dir = resolve_run_dir(cfg)
+    joined = _join_torchrun(cfg)
+    try: return _train_in_folder(cfg, a)
+    finally:
+        if joined:
+            import torch.distributed as dist
+            dist.destroy_process_group()
+
+def _train_in_folder(cfg:Config, a) -> int:
+    "Check the run folder and the request against it (on every rank, the same answers), then lock it and train."
+    from codex_nb.checkpoint import RunLock
+    from codex_nb.learner import on_rank0, world
+    from codex_nb.tokenization import resolve_run_dir
+    config, overrides = _split_config_args(a.args)
+    run_dir = Path(on_rank0(lambda: str(resolve_run_dir(cfg))))  # one folder for every rank, a timestamped one too
     if run_dir.exists() and not run_dir.is_dir(): raise UsageError(f"run.dir {run_dir} is a file, not a folder")
     if a.resume_from is None and any((run_dir / "checkpoints").glob("step-*")):
         raise UsageError(f"run.dir {run_dir} holds checkpoints: continue it with --resume-from auto, or choose another run.dir")
     if a.resume_from not in (None, "auto"): _checkpoint_folder(a.resume_from)
     if a.resume_from is not None and any((run_dir / "checkpoints").glob("step-*")):
         cfg = _resolve_for_resume(run_dir, config, overrides)  # refused differences touch nothing: checked before the lock
+        _check_resume_world(run_dir, a.resume_from, cfg, world()[0])
     else: apply_init_from(cfg)
     if cfg.model.lora_r and not cfg.model.init_from:  # refused before any work
         raise UsageError("model.lora_r > 0 fine-tunes a trained model: set model.init_from to its folder (codex-import-hf makes one "
                          "from a transformers model), or set model.lora_r=0")
+    if world()[0] > 1 and cfg.training.parallel == "fsdp":
+        if cfg.training.precision == "fp16": raise UsageError("training.parallel=fsdp with precision fp16 is not supported: use bf16")
+        if cfg.model.lora_r: raise UsageError("training.parallel=fsdp with LoRA: LoRA trains few weights, use training.parallel=ddp")
     _check_writable(run_dir)
     _check_monitoring(cfg)
-    with RunLock(run_dir): return _train(cfg, run_dir, a)
+    lock = RunLock(run_dir)
+    try:
+        on_rank0(lambda: lock.acquire() and None)  # rank 0 (or the single process) owns the folder
+        return _train(cfg, run_dir, a)
+    finally: lock.release()
+
+def _world_env() -> int: return int(os.environ.get("WORLD_SIZE", "1"))
+def _env_rank() -> int: return int(os.environ.get("RANK", "0")) if _world_env() > 1 else 0
+
+def _check_resume_world(run_dir:Path, resume_from:str, cfg:Config, world_size:int):
+    "Refuse, before any work, a world size that cannot keep the global batch of the checkpoint to resume (if it is readable)."
+    from codex_nb.checkpoint import resume_grad_accum
+    folder = max((run_dir / "checkpoints").glob("step-*")) if resume_from == "auto" else _checkpoint_folder(resume_from)
+    try: meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError): return  # a damaged checkpoint: the resume names it, and looks further back
+    resume_grad_accum(meta, cfg.training.batch_size, world_size)
+
+def _join_torchrun(cfg:Config) -> bool:
+    "Join torchrun's process group when it launched us (gloo; NCCL for CUDA tensors); False when there is none to join."
+    import torch
+    import torch.distributed as dist
+    if _world_env() <= 1 or dist.is_initialized(): return False
+    from codex_nb.models import resolve_device
+    cuda = resolve_device(cfg.training.device).type == "cuda"
+    if cuda: torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    from datetime import timedelta  # the other ranks wait in a collective while rank 0 prepares the data
+    dist.init_process_group("cpu:gloo,cuda:nccl" if cuda else "gloo", timeout=timedelta(hours=2))
+    return True
+
+def _die_with_parent():
+    "Ask Linux to SIGKILL this worker when its launcher dies: a SIGKILLed torchrun leaves no rank training on alone."
+    import ctypes
+    try: ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError): pass  # not Linux: the launcher's own clean-up is all there is
 
 def train_main(argv:list[str]|None=None) -> int:
     "Console script `codex-train`."

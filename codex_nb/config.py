@@ -112,9 +112,12 @@ class TrainingConfig:
     beta1: float = opt(0.9, ge=0, lt=1) # AdamW first-moment decay
     beta2: float = opt(0.95, ge=0, lt=1) # AdamW second-moment decay
     grad_clip: float = opt(1.0, ge=0) # largest global gradient norm; 0 turns clipping off
-    precision: str = opt("fp32", choices=["fp32", "bf16", "fp16"]) # compute precision (bf16 / fp16 through autocast)
+    precision: str = opt("auto", choices=["auto", "fp32", "bf16", "fp16"]) # compute precision (bf16 / fp16 through autocast); `auto`: bf16 on a CUDA GPU that has it, else fp32
     device: str = opt("auto", pattern=r"auto|cpu|mps|cuda(:\d+)?") # `auto` picks CUDA, then MPS, then CPU
     compile: bool = False # wrap the model in `torch.compile`
+    adamw: str = opt("auto", choices=["auto", "fused", "foreach"]) # AdamW kernel: `fused` (one kernel for all parameters), `foreach` (batched ops); `auto`: fused on CUDA, torch's default elsewhere
+    tf32: bool = True # on CUDA GPUs from Ampere on: fp32 matrix products on TF32 tensor cores (10-bit mantissa); ignored elsewhere
+    parallel: str = opt("ddp", choices=["ddp", "fsdp"]) # under torchrun: `ddp` keeps a whole copy per process; `fsdp` shards weights, gradients and optimizer state (FSDP2) for models too big for one device
     num_threads: int = opt(0, ge=0) # CPU threads for torch; 0 keeps torch's default
     eval_every: int = opt(200, ge=0) # evaluate every N steps; 0: only at the end
     eval_batches: int = opt(20, ge=1) # batches per evaluation

@@ -6,10 +6,11 @@ Docs: https://codex-nb.github.io/codex-nb/learner.html.md"""
 
 # %% auto #0
 __all__ = ['EVENTS', 'CancelFitException', 'CancelStepException', 'NonFiniteLossError', 'Callback', 'TokenBatches', 'MLMBatches',
-           'make_optimizer', 'lr_at', 'world', 'Learner', 'GradientClip', 'NaNGuard', 'evaluate', 'Evaluator',
-           'Progress', 'MetricsLogger', 'read_metrics']
+           'make_optimizer', 'lr_at', 'world', 'PeerError', 'on_rank0', 'tied_keys', 'shard_model', 'Learner',
+           'GradientClip', 'NaNGuard', 'evaluate', 'Evaluator', 'Progress', 'MetricsLogger', 'read_metrics']
 
 # %% ../nbs/07_learner.ipynb #287371db
+import inspect
 import math
 import time
 from contextlib import nullcontext
@@ -22,7 +23,7 @@ from fastcore.basics import patch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .config import CodexError, TrainingConfig
+from .config import CodexError, TrainingConfig, UsageError
 from .data import WindowSampler, get_batch
 from .metrics import DEFAULT_EVAL_METRICS, evaluate_batches
 from .models import mask_for_mlm, resolve_dtype
@@ -81,11 +82,12 @@ class MLMBatches:
 
 # %% ../nbs/07_learner.ipynb #8837b403
 def make_optimizer(model:nn.Module, cfg:TrainingConfig, device:torch.device) -> torch.optim.AdamW:
-    "AdamW with decay on parameters of 2+ dimensions only; fused on CUDA."
+    "AdamW with decay on parameters of 2+ dimensions only; its kernel as `cfg.adamw` says (auto: fused on CUDA)."
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    extra = {"fused": True} if device.type == "cuda" else {}
+    kind = ("fused" if device.type == "cuda" else None) if cfg.adamw == "auto" else cfg.adamw  # None: torch's own choice
+    extra = {kind: True} if kind else {}
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **extra)
 
 def lr_at(step:int, # optimizer steps completed before this one
@@ -103,7 +105,55 @@ def world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized(): return dist.get_world_size(), dist.get_rank()
     return 1, 0
 
+class PeerError(CodexError):
+    "Another rank failed: this rank stops with the same exit code, and leaves the message to the rank that had it."
+    silent = True
+    def __init__(self, exit_code:int, message:str):
+        super().__init__(message); self.exit_code = exit_code
+
+def on_rank0(fn, *args):
+    "Run `fn(*args)` on rank 0 only and return its result on every rank; its error stops every rank with the same exit code."
+    world_size, rank = world()
+    if world_size == 1: return fn(*args)
+    out = [None, None]
+    if rank == 0:
+        try: out[0] = fn(*args)
+        except BaseException as e:
+            out[1] = (getattr(e, "exit_code", 130 if isinstance(e, KeyboardInterrupt) else 1), f"{type(e).__name__}: {e}")
+            dist.broadcast_object_list(out, src=0)
+            raise
+    dist.broadcast_object_list(out, src=0)
+    if out[1] is not None: raise PeerError(*out[1])
+    return out[0]
+
+# %% ../nbs/07_learner.ipynb #4c17320b
+def tied_keys(model:nn.Module) -> dict[str, str]:
+    "State-dict keys whose tensor is an earlier key's (tied weights): {alias: source}."
+    seen, out = {}, {}
+    for k, v in model.state_dict(keep_vars=True).items():
+        if v.data_ptr() in seen: out[k] = seen[v.data_ptr()]
+        else: seen[v.data_ptr()] = k
+    return out
+
+def shard_model(model:nn.Module, cfg:TrainingConfig, device:torch.device) -> dict[str, str]:
+    "FSDP2: shard each layer of the model's layer stacks, then the root, onto `device`; return the tied keys, read before sharding."
+    try: from torch.distributed.fsdp import fully_shard
+    except ImportError: from torch.distributed._composable.fsdp import fully_shard  # torch < 2.6
+    from torch.distributed.device_mesh import init_device_mesh
+    if cfg.precision == "fp16": raise UsageError("training.parallel=fsdp with precision fp16 is not supported: use bf16")
+    if hasattr(model, "peft_config"): raise UsageError("training.parallel=fsdp with LoRA: LoRA trains few weights, use parallel=ddp")
+    tied = tied_keys(model)
+    mesh = init_device_mesh(device.type, (dist.get_world_size(),))  # the shards go to this device, not the whole model first
+    for mod in reversed(list(model.modules())):  # innermost first, as fully_shard wants
+        if isinstance(mod, nn.ModuleList):
+            for layer in mod: fully_shard(layer, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+    return tied
+
 # %% ../nbs/07_learner.ipynb #9e34908b
+_NO_BUFFER_SYNC = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+                   else {"broadcast_buffers": False})  # torch 2.13 renamed it; the buffers are equal on every rank anyway
+
 class Learner:
     "Trains `model` on `data` for `cfg.max_steps` optimizer steps, firing events for `cbs`."
     def __init__(self,
@@ -113,13 +163,16 @@ class Learner:
                  cbs=(), # callbacks
                  device="cpu"):
         self.device = torch.device(device)
-        self.model, self.data, self.cfg = model.to(self.device), data, cfg
+        self.world_size, self.rank = world()
+        self.sharded = self.world_size > 1 and cfg.parallel == "fsdp"
+        self.model, self.data, self.cfg = model if self.sharded else model.to(self.device), data, cfg
         self.amp_dtype = resolve_dtype(cfg.precision, self.device)
+        if self.device.type == "cuda": torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = cfg.tf32
+        if self.sharded: self.tied = shard_model(self.model, cfg, self.device)  # before the optimizer: fully_shard swaps the parameters
         self.opt = make_optimizer(self.model, cfg, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
-        self.world_size, self.rank = world()
         self.ddp = DistributedDataParallel(self.model, device_ids=[self.device] if self.device.type == "cuda" else None,
-                                           broadcast_buffers=False) if self.world_size > 1 else None
+                                           **_NO_BUFFER_SYNC) if self.world_size > 1 and not self.sharded else None
         fwd = self.ddp or self.model
         self.fwd = torch.compile(fwd) if cfg.compile else fwd
         self.step, self.cbs = 0, []
@@ -153,6 +206,7 @@ def _one_step(self:Learner):
         self.xb, self.yb = self.data.next_batch()
         self("before_batch")
         last = micro == self.cfg.grad_accum - 1
+        if self.sharded: self.model.set_requires_gradient_sync(last)  # FSDP reduce-scatters on the last micro-step
         with nullcontext() if self.ddp is None or last else self.ddp.no_sync():  # DDP all-reduces on the last micro-step
             with self.autocast(): self.out = self.fwd(self.xb, labels=self.yb)
             self("after_loss")
@@ -160,12 +214,12 @@ def _one_step(self:Learner):
         loss_sum += self.out.loss_sum.detach().float()
         n_tokens += self.out.n_tokens
     if self.scaler: self.scaler.unscale_(self.opt)
-    if self.ddp is not None:  # the global batch's sums; DDP gave the mean over ranks of each rank's gradient of its sum
+    if self.world_size > 1:  # the global batch's sums; DDP / FSDP gave the mean over ranks of each rank's gradient of its sum
         stats = torch.stack([loss_sum.double(), n_tokens.double()])
         dist.all_reduce(stats)
         loss_sum, n_tokens = stats[0].float(), stats[1].long()
     inv = 1.0 / n_tokens.clamp(min=1).float()
-    scale = inv * self.world_size if self.ddp is not None else inv
+    scale = inv * self.world_size if self.world_size > 1 else inv
     for p in self.model.parameters():
         if p.grad is not None: p.grad.mul_(scale)
     self.loss, self.n_tokens = loss_sum * inv, n_tokens  # on the device: read only when logged
@@ -195,8 +249,8 @@ def fit(self:Learner):
 # %% ../nbs/07_learner.ipynb #625ea6c8
 @patch
 def state_dict(self:Learner) -> dict:
-    "The loop's whole state except the model weights."
-    return {"step": self.step, "optimizer": self.opt.state_dict(),
+    "The loop's whole state except the model weights (under FSDP a collective: every rank must call it)."
+    return {"step": self.step, "optimizer": self._optimizer_state(),
             "scaler": self.scaler.state_dict() if self.scaler else None,
             "rng": get_rng_state(), "data": self.data.state_dict(),
             "callbacks": {cb.name: cb.state_dict() for cb in self.cbs}}
@@ -205,13 +259,61 @@ def state_dict(self:Learner) -> dict:
 def load_state_dict(self:Learner, state:dict, restore=("optimizer", "rng", "data", "callbacks")):
     "Restore `state_dict()`; `restore` names the parts to restore (all by default)."
     self.step = state["step"]
-    if "optimizer" in restore: self.opt.load_state_dict(state["optimizer"])
+    if "optimizer" in restore: self._load_optimizer_state(state["optimizer"])
     if self.scaler and state["scaler"]: self.scaler.load_state_dict(state["scaler"])
-    if "rng" in restore: set_rng_state(state["rng"])
+    if "rng" in restore:
+        set_rng_state(state["rng"])
+        if self.world_size > 1 and self.device.type == "cuda" and state["rng"]["cuda"]:  # rank 0's own GPU's state is every rank's
+            torch.cuda.set_rng_state(state["rng"]["cuda"][0], self.device)
     if "data" in restore: self.data.load_state_dict(state["data"])
     if "callbacks" in restore:
         for cb in self.cbs:
             if cb.name in state["callbacks"]: cb.load_state_dict(state["callbacks"][cb.name])
+
+# %% ../nbs/07_learner.ipynb #625ea6ca
+def _full_options(**kw):
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+    return StateDictOptions(full_state_dict=True, **kw)
+
+@patch
+def _param_names(self:Learner) -> list[str]:
+    names = {p: n for n, p in self.model.named_parameters()}
+    return [names[p] for g in self.opt.param_groups for p in g["params"]]
+
+@patch
+def _optimizer_state(self:Learner) -> dict:
+    if not self.sharded: return self.opt.state_dict()
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+    self.model.reshard()  # an evaluation (no backward) leaves the root's parameters gathered, which the gathering below can't name
+    full = get_optimizer_state_dict(self.model, self.opt, options=_full_options(cpu_offload=True))
+    if not full: return {}  # gathered on rank 0 only: the others have nothing to write
+    idx = {n: i for i, n in enumerate(self._param_names())}
+    return {"state": {idx[n]: v for n, v in full["state"].items()},
+            "param_groups": [{**g, "params": [idx[n] for n in g["params"]]} for g in full["param_groups"]]}
+
+@patch
+def _load_optimizer_state(self:Learner, sd:dict):
+    if not self.sharded: return self.opt.load_state_dict(sd)
+    from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict
+    names = self._param_names()
+    full = {"state": {names[i]: v for i, v in sd["state"].items()},
+            "param_groups": [{**g, "params": [names[i] for i in g["params"]]} for g in sd["param_groups"]]}
+    set_optimizer_state_dict(self.model, self.opt, full, options=_full_options())
+
+@patch
+def full_weights(self:Learner) -> dict|None:
+    "Under FSDP, the whole weights on rank 0's CPU without tied aliases (a collective; other ranks get {}); None otherwise."
+    if not self.sharded: return None
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict
+    self.model.reshard()
+    sd = get_model_state_dict(self.model, options=_full_options(cpu_offload=True))
+    return {k: v for k, v in sd.items() if k not in self.tied}
+
+@patch
+def load_full_weights(self:Learner, sd:dict):
+    "Under FSDP, load whole weights (as `full_weights` gives them) into the shards."
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict
+    set_model_state_dict(self.model, {**sd, **{k: sd[src] for k, src in self.tied.items()}}, options=_full_options())
 
 # %% ../nbs/07_learner.ipynb #af3635f6
 class GradientClip(Callback):
@@ -236,10 +338,10 @@ class NaNGuard(Callback):
 
 # %% ../nbs/07_learner.ipynb #31b633ab
 def evaluate(model:nn.Module, data, n_batches:int, autocast=nullcontext, bytes_per_token:float|None=None,
-             metrics=DEFAULT_EVAL_METRICS) -> dict:
-    "Registered token metrics (default: loss, perplexity, token accuracy, bits per byte) over `n_batches` of `data`."
+             metrics=DEFAULT_EVAL_METRICS, sync:bool=False) -> dict:
+    "Registered token metrics (default: loss, perplexity, token accuracy, bits per byte) over `n_batches` of `data` (summed over ranks if `sync`)."
     batches = (data.next_batch() for _ in range(n_batches))
-    return evaluate_batches(model, batches, metrics, autocast, bytes_per_token=bytes_per_token)
+    return evaluate_batches(model, batches, metrics, autocast, sync=sync, bytes_per_token=bytes_per_token)
 
 class Evaluator(Callback):
     "Evaluate every `every` steps and at the last step; results go to `learn.val_metrics`."
@@ -250,7 +352,9 @@ class Evaluator(Callback):
         l = self.learn
         l.val_metrics = None
         if (self.every and l.step % self.every == 0) or l.step == l.cfg.max_steps:
-            l.val_metrics = evaluate(l.model, self.make_data(), self.n_batches, l.autocast, self.bytes_per_token)
+            l.val_metrics = evaluate(l.model, self.make_data(), self.n_batches, l.autocast, self.bytes_per_token,
+                                     sync=l.world_size > 1)  # each rank its slice of the global eval batches
+            if l.sharded: l.model.reshard()  # FSDP keeps the root gathered after a forward without backward
 
 # %% ../nbs/07_learner.ipynb #e1476caa
 class Progress(Callback):

@@ -89,6 +89,7 @@ DEFAULT_EVAL_METRICS = ("loss", "perplexity", "token_accuracy", "bits_per_byte")
 def evaluate_batches(model, batches, # an iterable of (inputs, labels)
                      names=DEFAULT_EVAL_METRICS, # registered token metrics
                      autocast=None, # a context manager factory, e.g. the learner's autocast
+                     sync:bool=False, # under torchrun: sum every metric's totals over the ranks (each saw its own batches)
                      **kwargs) -> dict: # passed to the metrics that take them (bytes_per_token, n_bytes)
     "Token metrics of `model` over `batches`; `bits_per_byte` is left out when no byte count is given."
     if not (kwargs.get("bytes_per_token") or kwargs.get("n_bytes")): names = [n for n in names if n != "bits_per_byte"]
@@ -102,6 +103,11 @@ def evaluate_batches(model, batches, # an iterable of (inputs, labels)
             else: out = model(x, labels=y)
             for m in ms.values(): m.update(out, y)
     finally: model.train(was)
+    if sync and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+        sums = torch.tensor([[float(m.total), float(m.count)] for m in ms.values()], dtype=torch.float64,
+                            device=next(model.parameters()).device)  # NCCL reduces GPU tensors only
+        torch.distributed.all_reduce(sums)  # token-weighted over the global batches, not a mean of per-rank means
+        for m, (total, count) in zip(ms.values(), sums.tolist()): m.total, m.count = total, int(count)
     return {n: m.value() for n, m in ms.items()}
 
 # %% ../nbs/09_metrics.ipynb #b0900016

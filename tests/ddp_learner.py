@@ -2,7 +2,7 @@
 losses and a hash of the final weights as JSON. Used by tests/test_distributed.py.
 
     python tests/ddp_learner.py OUT.json --batch 8
-    torchrun --standalone --nproc_per_node=2 tests/ddp_learner.py OUT.json --batch 4
+    torchrun --standalone --nproc_per_node=2 tests/ddp_learner.py OUT.json --batch 4 [--parallel fsdp]
 """
 import argparse
 import hashlib
@@ -25,6 +25,7 @@ ap.add_argument("--batch", type=int, required=True)
 ap.add_argument("--accum", type=int, default=1)
 ap.add_argument("--steps", type=int, default=60)
 ap.add_argument("--lr", type=float, default=1e-3)
+ap.add_argument("--parallel", default="ddp", choices=["ddp", "fsdp"])
 a = ap.parse_args()
 
 if int(os.environ.get("WORLD_SIZE", 1)) > 1: dist.init_process_group("gloo")
@@ -34,7 +35,8 @@ set_deterministic(True)
 seed_everything(0)
 stream = (np.cumsum(np.random.default_rng(0).integers(0, 3, 30_000)) % 64).astype(np.uint16)  # a random walk: learnable, not trivial
 model = build_gpt(ModelConfig(n_layer=2, n_head=4, n_embd=64, block_size=32, vocab_size=64, dropout=0.0))
-cfg = TrainingConfig(max_steps=a.steps, batch_size=a.batch, grad_accum=a.accum, lr=a.lr, min_lr=a.lr / 10, warmup_steps=10)
+cfg = TrainingConfig(max_steps=a.steps, batch_size=a.batch, grad_accum=a.accum, lr=a.lr, min_lr=a.lr / 10, warmup_steps=10,
+                     parallel=a.parallel)
 
 
 class Record(Callback):
@@ -45,8 +47,9 @@ class Record(Callback):
 rec = Record()
 learn = Learner(model, TokenBatches(stream, 32, a.batch, seed=0, world_size=W, rank=R), cfg, cbs=[GradientClip(1.0), rec])
 learn.fit()
-flat = torch.cat([p.detach().reshape(-1) for p in learn.model.parameters()])
-if W > 1:  # every rank holds the same weights
+full = learn.full_weights() if learn.sharded else {k: v for k, v in learn.model.state_dict().items() if k != "lm_head.weight"}
+flat = torch.cat([full[k].detach().reshape(-1) for k in sorted(full)]) if full else None  # FSDP gathers on rank 0 only
+if W > 1 and not learn.sharded:  # every rank holds the same weights
     other = flat.clone()
     dist.broadcast(other, 0)
     assert torch.equal(other, flat), f"rank {R}: weights differ from rank 0's"

@@ -28,7 +28,7 @@ def test_shipped_configs_are_valid(config):
     ("trainig.lr=3e-4", ["unknown key 'trainig'", "did you mean 'training'"]),
     ("training.lr=", ["override 'training.lr=' has no value"]),
     ("training.lr", ["has no '='"]),
-    ("training.precision=fp64", ["choose one of fp32, bf16, fp16"]),
+    ("training.precision=fp64", ["choose one of auto, fp32, bf16, fp16"]),
     ("model.n_head=3", ["model.n_embd=64 must be divisible by model.n_head=3"]),
     ("training=5", ["'training' is a section"]),
     ("training.device=gpu", ["training.device='gpu' does not match"]),
