@@ -508,15 +508,16 @@ def _train(cfg:Config, run_dir:Path, a) -> int:
     learn.fit()
     pre = next(cb for cb in learn.cbs if isinstance(cb, Preemption))
     if pre.signal is not None:
-        if world()[1] == 0: print(f"stopped by {signal_name(pre.signal)} at step {learn.step} with a checkpoint; resume with: {_resume_command()}", file=sys.stderr)
+        if world()[1] == 0: print(f"stopped by {signal_name(pre.signal)} at step {learn.step} with a checkpoint; resume with: {_resume_command(run_dir)}", file=sys.stderr)
         return 128 + pre.signal
     if world()[1] == 0: _print_summary(run_dir, learn)
     return 0
 
-def _resume_command() -> str:
-    "This command as it was launched (console script, `python -m`, torchrun), continuing with `--resume-from auto`."
+def _resume_command(run_dir:Path) -> str:
+    "This command as it was launched (console script, `python -m`, torchrun), continuing `run_dir` with `--resume-from auto`."
     import shlex
     args = sys.argv[2:] if Path(sys.argv[0]).name == "__main__.py" else sys.argv[1:]  # `python -m codex_nb train ...`
+    if not any(x.startswith("run.dir=") for x in args): args = [*args, f"run.dir={run_dir}"]  # a timestamped folder: this one
     if "--resume-from" not in args: args = [*args, "--resume-from", "auto"]
     world = int(os.environ.get("WORLD_SIZE", "1"))
     head = (f"torchrun --nproc_per_node={os.environ.get('LOCAL_WORLD_SIZE', world)} -m codex_nb train" if world > 1

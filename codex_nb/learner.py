@@ -65,15 +65,19 @@ class TokenBatches:
     def load_state_dict(self, state:dict): self.sampler.load_state_dict(state["sampler"])
 
 class MLMBatches:
-    "Masked-LM micro-batches: `data`'s windows with 15% of the tokens chosen (BERT's 80/10/10 recipe)."
+    "Masked-LM micro-batches: `data`'s windows with 15% of the tokens chosen (BERT's 80/10/10 recipe), the global batch's masks under torchrun."
     def __init__(self, data:TokenBatches, mask_id:int, vocab_size:int, special_ids=(), prob:float=0.15, seed:int=0):
         self.data, self.mask_id, self.vocab_size, self.special_ids, self.prob = data, mask_id, vocab_size, tuple(special_ids), prob
         self.gen = torch.Generator().manual_seed(seed)
 
     def next_batch(self):
         x, _ = self.data.next_batch()
-        inp, labels = mask_for_mlm(x.cpu(), self.mask_id, self.vocab_size, self.special_ids, self.prob, self.gen)
-        return inp.to(x.device), labels.to(x.device)
+        s, b = self.data.sampler, x.shape[0]
+        rows = slice(s.rank * b, (s.rank + 1) * b)
+        full = torch.zeros((b * s.world_size, x.shape[1]), dtype=x.dtype)  # under torchrun: draw the global batch's masks,
+        full[rows] = x.cpu()                                                 # as one process would, and keep this rank's rows
+        inp, labels = mask_for_mlm(full, self.mask_id, self.vocab_size, self.special_ids, self.prob, self.gen)
+        return inp[rows].to(x.device), labels[rows].to(x.device)
 
     def state_dict(self) -> dict: return {**self.data.state_dict(), "mlm_generator": self.gen.get_state()}
     def load_state_dict(self, state:dict):

@@ -15,8 +15,8 @@ import torch
 import torch.distributed as dist
 
 from codex_nb.config import ModelConfig, TrainingConfig
-from codex_nb.learner import Callback, GradientClip, Learner, TokenBatches, world
-from codex_nb.models import build_gpt
+from codex_nb.learner import Callback, GradientClip, Learner, MLMBatches, TokenBatches, world
+from codex_nb.models import build_gpt, build_minilm
 from codex_nb.repro import seed_everything, set_deterministic
 
 ap = argparse.ArgumentParser()
@@ -26,6 +26,7 @@ ap.add_argument("--accum", type=int, default=1)
 ap.add_argument("--steps", type=int, default=60)
 ap.add_argument("--lr", type=float, default=1e-3)
 ap.add_argument("--parallel", default="ddp", choices=["ddp", "fsdp"])
+ap.add_argument("--mlm", action="store_true", help="a minilm encoder on masked-LM batches instead of the gpt")
 a = ap.parse_args()
 
 if int(os.environ.get("WORLD_SIZE", 1)) > 1: dist.init_process_group("gloo")
@@ -34,7 +35,8 @@ torch.set_num_threads(1)
 set_deterministic(True)
 seed_everything(0)
 stream = (np.cumsum(np.random.default_rng(0).integers(0, 3, 30_000)) % 64).astype(np.uint16)  # a random walk: learnable, not trivial
-model = build_gpt(ModelConfig(n_layer=2, n_head=4, n_embd=64, block_size=32, vocab_size=64, dropout=0.0))
+mcfg = ModelConfig(n_layer=2, n_head=4, n_embd=64, block_size=32, vocab_size=64, dropout=0.0)
+model = build_minilm(mcfg) if a.mlm else build_gpt(mcfg)
 cfg = TrainingConfig(max_steps=a.steps, batch_size=a.batch, grad_accum=a.accum, lr=a.lr, min_lr=a.lr / 10, warmup_steps=10,
                      parallel=a.parallel)
 
@@ -45,9 +47,11 @@ class Record(Callback):
 
 
 rec = Record()
-learn = Learner(model, TokenBatches(stream, 32, a.batch, seed=0, world_size=W, rank=R), cfg, cbs=[GradientClip(1.0), rec])
+data = TokenBatches(stream, 32, a.batch, seed=0, world_size=W, rank=R)
+if a.mlm: data = MLMBatches(data, mask_id=63, vocab_size=64, seed=0)
+learn = Learner(model, data, cfg, cbs=[GradientClip(1.0), rec])
 learn.fit()
-full = learn.full_weights() if learn.sharded else {k: v for k, v in learn.model.state_dict().items() if k != "lm_head.weight"}
+full = learn.full_weights() if learn.sharded else {k: v for k, v in learn.model.state_dict().items() if not k.endswith("lm_head.weight")}
 flat = torch.cat([full[k].detach().reshape(-1) for k in sorted(full)]) if full else None  # FSDP gathers on rank 0 only
 if W > 1 and not learn.sharded:  # every rank holds the same weights
     other = flat.clone()

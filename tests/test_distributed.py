@@ -44,6 +44,15 @@ def test_two_processes_of_batch_4_match_one_process_of_batch_8_within_1e_4(tmp_p
     assert one["losses"]["60"] < one["losses"]["1"] - 0.5  # and it trained
 
 
+def test_two_processes_mask_the_global_batch_as_one_process_of_batch_8_does(tmp_path):
+    ddp = train(tmp_path, "ddp", "--batch", "4", "--mlm", "--steps", "30", nproc=2)
+    one = train(tmp_path, "one", "--batch", "8", "--mlm", "--steps", "30")
+    diff = max(abs(ddp["losses"][s] - one["losses"][s]) for s in one["losses"])
+    assert diff < 1e-4, diff  # the same windows and the same masks: each rank draws the global batch's and keeps its rows
+    half = train(tmp_path, "half", "--batch", "4", "--mlm", "--steps", "30")  # negative control
+    assert max(abs(half["losses"][s] - one["losses"][s]) for s in one["losses"]) > 1e-3
+
+
 # --- codex-train under torchrun -------------------------------------------------------------------------------------
 
 TINY = ROOT / "configs" / "tiny.yaml"
