@@ -7,7 +7,9 @@ the vocabulary of the default tokenizer (`tokenizer.vocab_size`, 4096), trained 
 Rows:
 - bare loop tokens/s: the same `gpt` (same seed, same batches from `TokenBatches`, same AdamW from `make_optimizer`,
   fp32 on CPU / bf16 autocast on CUDA, gradients clipped at `training.grad_clip` as nanoGPT's recipe clips at 1.0)
-  in a plain forward / backward / clip / step loop: no evaluation, no logging, no checkpoints.
+  in a plain forward / backward / clip / step loop that, like nanoGPT's, evaluates (the Learner's schedule and
+  batches) and saves model and optimizer with one `torch.save` every --ckpt-every steps: equal settings, without
+  logging, progress, monitoring, verified atomic checkpoints or resumable state.
 - Learner tokens/s: `Learner.fit` with codex-train's default callbacks — GradientClip, NaNGuard, MetricsLogger
   (every log_every), Checkpointer (every --ckpt-every and at the end), Preemption, Evaluator (every eval_every on
   eval_batches batches), Progress (to /dev/null), SystemMonitor (monitor.interval). Plots and MLflow are left out:
@@ -15,9 +17,14 @@ Rows:
   evaluation and checkpoint writes included. Target: >= 0.95x the bare loop, and above the Trainer.
   Rounds alternate bare / Learner / Learner without monitoring / Trainer, after one warm-up of each; medians are
   reported.
+- Learner training only: the same without evaluation, checkpoints and the preemption handler — the work the
+  Trainer row does.
 - transformers Trainer tokens/s: `Trainer.train()` on the same `gpt` (wrapped to return {"loss": ...}), the same
   windows in the same order, AdamW with the same betas / decay / clipping and a cosine schedule, logging every
-  log_every steps, no evaluation and no saving (the Learner does both): what a Hugging Face user gets for this model.
+  log_every steps, no evaluation and no saving: what a Hugging Face user gets for this model, against the Learner
+  training only. Ratios are the median over rounds of each round's ratio (the runs of a round ran side by side).
+- transformers Trainer with transformers' GPT2LMHeadModel of the same shape (learned positions, GELU, tied head):
+  the Hugging Face stack end to end, model included.
 - MFU: training FLOPs per token = 6 N + 12 n_layer n_embd block_size with N the parameters less the position
   embedding — nanoGPT's `estimate_mfu` (model.py, after PaLM, appendix B) — times tokens/s, over a peak. On CUDA
   the peak is the GPU's dense bf16 datasheet figure (H100/H200 SXM 989 TFLOPS, A100 312), else a measured bf16
@@ -65,7 +72,7 @@ from codex_nb.checkpoint import CheckpointManager, Checkpointer, Preemption, loa
 from codex_nb.config import DataConfig, flatten, load_config  # noqa: E402
 from codex_nb.data import iter_documents  # noqa: E402
 from codex_nb.learner import Evaluator, GradientClip, Learner, MetricsLogger, NaNGuard, Progress, TokenBatches, make_optimizer  # noqa: E402
-from codex_nb.models import build_gpt, flops_per_token, param_count, resolve_device  # noqa: E402
+from codex_nb.models import build_gpt, build_hf_gpt2, flops_per_token, param_count, resolve_device  # noqa: E402
 from codex_nb.monitoring import SystemMonitor  # noqa: E402
 from codex_nb.tokenization import train_tokenizer  # noqa: E402
 
@@ -81,8 +88,8 @@ def autocast(dev, precision):
     return torch.autocast(dev.type, dtype=torch.bfloat16)
 
 
-def bare(cfg, tokens, steps, dev):
-    "Tokens/s of a plain loop: same model init, batches and optimizer as the Learner, no callbacks."
+def bare(cfg, tokens, steps, dev, val_tokens=None, run=None, ckpt_every=100):
+    "Tokens/s of a plain loop: same model init, batches and optimizer as the Learner; evaluating and saving as nanoGPT does when given `val_tokens` and `run`."
     t = cfg.training
     if dev.type == "cuda": torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = t.tf32  # as the Learner sets it
     torch.manual_seed(0)
@@ -90,19 +97,28 @@ def bare(cfg, tokens, steps, dev):
     opt = make_optimizer(model, t, dev)
     data = TokenBatches(tokens, cfg.model.block_size, t.batch_size, seed=1, device=dev)
     sync(dev); t0 = time.perf_counter()
-    for _ in range(steps):
+    for step in range(steps):
         for _ in range(t.grad_accum):
             x, y = data.next_batch()
             with autocast(dev, t.precision): loss = model(x, labels=y).loss / t.grad_accum
             loss.backward()
         if t.grad_clip > 0: torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)  # a setting, as in nanoGPT
         opt.step(); opt.zero_grad(set_to_none=True)
+        done = step + 1
+        if val_tokens is not None and ((t.eval_every and done % t.eval_every == 0) or done == steps):  # the Learner's schedule
+            val = TokenBatches(val_tokens, cfg.model.block_size, t.batch_size, seed=cfg.seed + 1, device=dev)
+            model.eval()
+            with torch.no_grad(), autocast(dev, t.precision):
+                float(sum(model(*val.next_batch()).loss for _ in range(t.eval_batches)))
+            model.train()
+        if run is not None and (done % ckpt_every == 0 or done == steps):  # nanoGPT's checkpoint: one torch.save
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done}, run / "ckpt.pt")
     sync(dev)
     return steps * t.batch_size * t.grad_accum * cfg.model.block_size / (time.perf_counter() - t0)
 
 
-def learner(cfg, tokens, val_tokens, steps, dev, run, monitored=True, ckpt_every=100):
-    "Tokens/s of Learner.fit with codex-train's default callbacks (without SystemMonitor / MetricsLogger if not monitored)."
+def learner(cfg, tokens, val_tokens, steps, dev, run, monitored=True, ckpt_every=100, train_only=False):
+    "Tokens/s of Learner.fit with codex-train's default callbacks (without SystemMonitor / MetricsLogger if not monitored; without evaluation and checkpoints if train_only)."
     t, m = cfg.training, cfg.model
     t.max_steps = steps
     torch.manual_seed(0)
@@ -110,8 +126,8 @@ def learner(cfg, tokens, val_tokens, steps, dev, run, monitored=True, ckpt_every
     ckpt = Checkpointer(CheckpointManager(run / "checkpoints", cfg.checkpoint.keep_last, cfg.checkpoint.keep_best),
                         ckpt_every, {"config": flatten(cfg)})
     val = lambda: TokenBatches(val_tokens, m.block_size, t.batch_size, seed=cfg.seed + 1, device=dev)
-    cbs = [GradientClip(t.grad_clip), NaNGuard(t.log_every), ckpt, Preemption(ckpt),
-           Evaluator(val, t.eval_every, t.eval_batches), Progress(t.log_every)]
+    cbs = [GradientClip(t.grad_clip), NaNGuard(t.log_every), Progress(t.log_every)]
+    if not train_only: cbs += [ckpt, Preemption(ckpt), Evaluator(val, t.eval_every, t.eval_batches)]
     if monitored: cbs += [MetricsLogger(run / "metrics.ndjson", t.log_every), SystemMonitor(run / "system.ndjson", cfg.monitor.interval)]
     learn.add_cbs(cbs)
     with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):  # the progress bar still draws, unseen
@@ -121,9 +137,9 @@ def learner(cfg, tokens, val_tokens, steps, dev, run, monitored=True, ckpt_every
     return steps * t.batch_size * t.grad_accum * m.block_size / secs, learn
 
 
-def hf_trainer(cfg, tokens, steps, dev, run):
-    "Tokens/s of transformers' Trainer on the same `gpt`, the same batches and AdamW settings (no eval, no saving, logging every log_every)."
-    from transformers import Trainer, TrainingArguments, logging as hf_logging
+def hf_trainer(cfg, tokens, steps, dev, run, hf_gpt2=False):
+    "Tokens/s of transformers' Trainer on the same `gpt` (or transformers' own GPT-2 of its shape), the same batches and AdamW settings (no eval, no saving)."
+    from transformers import PrinterCallback, Trainer, TrainingArguments, logging as hf_logging
     hf_logging.set_verbosity_error()
     t, m = cfg.training, cfg.model
 
@@ -132,7 +148,8 @@ def hf_trainer(cfg, tokens, steps, dev, run):
             data = TokenBatches(tokens, m.block_size, t.batch_size, seed=1)
             self.rows = [r for _ in range(steps) for r in zip(*data.next_batch())]
         def __len__(self): return len(self.rows)
-        def __getitem__(self, i): return {"input_ids": self.rows[i][0], "labels": self.rows[i][1]}
+        def __getitem__(self, i):  # GPT2LMHeadModel shifts the labels itself
+            return {"input_ids": self.rows[i][0], "labels": self.rows[i][0] if hf_gpt2 else self.rows[i][1]}
 
     class AsHF(torch.nn.Module):  # the Trainer wants a dict with "loss"
         def __init__(self, model): super().__init__(); self.model = model
@@ -145,7 +162,8 @@ def hf_trainer(cfg, tokens, steps, dev, run):
                              lr_scheduler_type="cosine", logging_steps=t.log_every, save_strategy="no", eval_strategy="no",
                              report_to=[], disable_tqdm=True, use_cpu=dev.type == "cpu", bf16=t.precision == "bf16",
                              dataloader_num_workers=0, seed=0)
-    trainer = Trainer(model=AsHF(build_gpt(m)), args=args, train_dataset=Windows())
+    trainer = Trainer(model=build_hf_gpt2(m).hf if hf_gpt2 else AsHF(build_gpt(m)), args=args, train_dataset=Windows())
+    trainer.remove_callback(PrinterCallback)  # its log lines on stdout; the Learner's go to a file
     sync(dev); t0 = time.perf_counter()
     trainer.train()
     sync(dev)
@@ -266,18 +284,20 @@ def main():
     tokens = rng.integers(0, m.vocab_size, 2_000_000).astype(np.uint16)
     val_tokens = rng.integers(0, m.vocab_size, 200_000).astype(np.uint16)
     per_step = t.batch_size * t.grad_accum * m.block_size
-    speeds = {"bare": [], "learner": [], "learner_nomon": [], "hf_trainer": []}
+    speeds = {"bare": [], "learner": [], "learner_nomon": [], "learner_train": [], "hf_trainer": [], "hf_trainer_gpt2": []}
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         bare(cfg, tokens, 2, dev); learner(cfg, tokens, val_tokens, 2, dev, tmp / "warm")  # lazy imports, allocator
         hf_trainer(cfg, tokens, 2, dev, tmp / "hf-warm")
         for r in range(a.rounds):
-            speeds["bare"].append(bare(cfg, tokens, a.steps, dev))
+            speeds["bare"].append(bare(cfg, tokens, a.steps, dev, val_tokens, tmp, a.ckpt_every))
             tps, learn = learner(cfg, tokens, val_tokens, a.steps, dev, tmp / f"on{r}", True, a.ckpt_every)
             speeds["learner"].append(tps)
             speeds["learner_nomon"].append(learner(cfg, tokens, val_tokens, a.steps, dev, tmp / f"off{r}", False, a.ckpt_every)[0])
+            speeds["learner_train"].append(learner(cfg, tokens, val_tokens, a.steps, dev, tmp / f"tr{r}", True, train_only=True)[0])
             speeds["hf_trainer"].append(hf_trainer(cfg, tokens, a.steps, dev, tmp / f"hf{r}"))
+            speeds["hf_trainer_gpt2"].append(hf_trainer(cfg, tokens, a.steps, dev, tmp / f"hf2{r}", hf_gpt2=True))
         t_save, t_load, ck_mb = checkpoint_cost(learn, tmp / "ck")
     sw = {k: [] for k in switches(dev, t.precision)}
     for _ in range(a.rounds):
@@ -292,8 +312,9 @@ def main():
     n = n_all - model.transformer.wpe.weight.numel() if "wpe" in model.transformer else n_all  # nanoGPT's non_embedding
     fpt = flops_per_token(m, n)
     mfu = {k: v * fpt / peak for k, v in med.items()}
-    ratio = med["learner"] / med["bare"]
-    mon = med["learner"] / med["learner_nomon"] - 1
+    paired = lambda k, ref: statistics.median(x / y for x, y in zip(speeds[k], speeds[ref]))  # rounds ran side by side
+    ratio, vs_trainer = paired("learner", "bare"), paired("learner_train", "hf_trainer")
+    mon = 1 / paired("learner_nomon", "learner") - 1
     step_s = per_step / med["bare"]
     rounds = lambda k: ", ".join(f"{x:,.0f}" for x in speeds[k])
     rows = [
@@ -302,9 +323,16 @@ def main():
          "default.yaml's model" if a.shape == "default" else "nanoGPT's CPU recipe (nanoGPT itself: 15.7k tokens/s on this machine type, an earlier run)"),
         ("bare PyTorch loop, tokens/s", f"{med['bare']:,.0f} (rounds {rounds('bare')})", "reference"),
         ("Learner, default callbacks, tokens/s", f"{med['learner']:,.0f} (rounds {rounds('learner')})",
-         f"{ratio:.3f}x bare (target >= 0.95x)"),
-        ("transformers Trainer, same gpt and batches, tokens/s", f"{med['hf_trainer']:,.0f} (rounds {rounds('hf_trainer')})",
-         f"the Learner is {med['learner'] / med['hf_trainer']:.2f}x the Trainer (target: above it)"),
+         f"{ratio:.3f}x bare, median of the rounds' ratios (target >= 0.95x)"),
+        ("Learner training only (no evaluation, no checkpoints), tokens/s", f"{med['learner_train']:,.0f} (rounds {rounds('learner_train')})",
+         f"{vs_trainer:.3f}x the transformers Trainer on the same model (next row; target: above it)"),
+        ("transformers Trainer, same gpt and batches, no evaluation, no saving, tokens/s",
+         f"{med['hf_trainer']:,.0f} (rounds {rounds('hf_trainer')})",
+         "the same work as the row above: training steps, clipping, logging"),
+        ("transformers Trainer with transformers' GPT2LMHeadModel of the same shape, tokens/s",
+         f"{med['hf_trainer_gpt2']:,.0f} (rounds {rounds('hf_trainer_gpt2')})",
+         f"the Learner training only is {paired('learner_train', 'hf_trainer_gpt2'):.3f}x, with its default callbacks "
+         f"{paired('learner', 'hf_trainer_gpt2'):.3f}x"),
         ("MFU, bare loop", f"{100 * mfu['bare']:.1f}%", f"{fpt / 1e6:.2f} MFLOP/token (nanoGPT estimate_mfu); {peak_label}"),
         ("MFU, Learner", f"{100 * mfu['learner']:.1f}%", "same FLOPs and peak"),
         ("checkpoint save (CheckpointManager.save)", f"{t_save:.3f} s", f"{ck_mb:.1f} MB; {100 * t_save / (a.ckpt_every * step_s):.1f}% "
@@ -326,7 +354,7 @@ def main():
     where = f"{machine()}; torch {torch.__version__}, {a.threads} threads" + (f", {torch.cuda.get_device_name(dev)}" if dev.type == "cuda" else "")
     print(f"\nmachine: {where}; {a.steps} steps x {a.rounds} rounds; took {time.perf_counter() - t_start:.0f} s")
     if a.json:
-        Path(a.json).write_text(json.dumps({"machine": where, "args": vars(a), "tokens_per_s": speeds, "median": med, "ratio": ratio,
+        Path(a.json).write_text(json.dumps({"machine": where, "args": vars(a), "tokens_per_s": speeds, "median": med, "ratio": ratio, "vs_trainer": vs_trainer,
                                             "mfu": mfu, "peak_flops": peak, "flops_per_token": fpt, "checkpoint": {"save_s": t_save,
                                             "load_s": t_load, "mb": ck_mb}, "data_s_per_step": t_data, "step_s": step_s,
                                             "monitoring_overhead": -mon, "tokenizer": {"mb": tok_mb, "train_s": tok_train,
