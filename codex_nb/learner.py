@@ -6,8 +6,8 @@ Docs: https://codex-nb.github.io/codex-nb/learner.html.md"""
 
 # %% auto #0
 __all__ = ['EVENTS', 'CancelFitException', 'CancelStepException', 'NonFiniteLossError', 'Callback', 'TokenBatches', 'MLMBatches',
-           'make_optimizer', 'lr_at', 'world', 'PeerError', 'on_rank0', 'tied_keys', 'shard_model', 'Learner',
-           'GradientClip', 'NaNGuard', 'evaluate', 'Evaluator', 'Progress', 'MetricsLogger', 'read_metrics']
+           'make_optimizer', 'lr_at', 'world', 'PeerError', 'on_rank0', 'shard_model', 'Learner', 'GradientClip',
+           'NaNGuard', 'evaluate', 'Evaluator', 'Progress', 'MetricsLogger', 'read_metrics']
 
 # %% ../nbs/07_learner.ipynb #287371db
 import inspect
@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .config import CodexError, TrainingConfig, UsageError
 from .data import WindowSampler, get_batch
 from .metrics import DEFAULT_EVAL_METRICS, evaluate_batches
-from .models import mask_for_mlm, resolve_dtype
+from .models import mask_for_mlm, resolve_dtype, tied_keys
 from .repro import get_rng_state, set_rng_state
 
 # %% ../nbs/07_learner.ipynb #a365768c
@@ -74,8 +74,9 @@ class MLMBatches:
         x, _ = self.data.next_batch()
         s, b = self.data.sampler, x.shape[0]
         rows = slice(s.rank * b, (s.rank + 1) * b)
-        full = torch.zeros((b * s.world_size, x.shape[1]), dtype=x.dtype)  # under torchrun: draw the global batch's masks,
-        full[rows] = x.cpu()                                                 # as one process would, and keep this rank's rows
+        full = x.cpu()
+        if s.world_size > 1:  # under torchrun: draw the global batch's masks, as one process would, and keep this rank's rows
+            full = torch.zeros((b * s.world_size, x.shape[1]), dtype=x.dtype); full[rows] = x.cpu()
         inp, labels = mask_for_mlm(full, self.mask_id, self.vocab_size, self.special_ids, self.prob, self.gen)
         return inp[rows].to(x.device), labels[rows].to(x.device)
 
@@ -131,14 +132,6 @@ def on_rank0(fn, *args):
     return out[0]
 
 # %% ../nbs/07_learner.ipynb #4c17320b
-def tied_keys(model:nn.Module) -> dict[str, str]:
-    "State-dict keys whose tensor is an earlier key's (tied weights): {alias: source}."
-    seen, out = {}, {}
-    for k, v in model.state_dict(keep_vars=True).items():
-        if v.data_ptr() in seen: out[k] = seen[v.data_ptr()]
-        else: seen[v.data_ptr()] = k
-    return out
-
 def shard_model(model:nn.Module, cfg:TrainingConfig, device:torch.device) -> dict[str, str]:
     "FSDP2: shard each layer of the model's layer stacks, then the root, onto `device`; return the tied keys, read before sharding."
     try: from torch.distributed.fsdp import fully_shard

@@ -10,7 +10,7 @@ __all__ = ['PRECISIONS', 'IGNORE_INDEX', 'LORA_TARGETS', 'MODEL_FORMAT_VERSION',
            'make_norm', 'MLP', 'Rotary', 'CausalSelfAttention', 'Block', 'GPT', 'build_gpt', 'param_count',
            'flops_per_token', 'HFModel', 'build_hf_gpt2', 'build_hf_llama', 'build_minilm', 'mask_for_mlm',
            'hf_architecture', 'hf_config', 'hf_state_dict', 'apply_lora', 'save_lora', 'load_lora', 'merge_lora',
-           'save_model_folder', 'read_model_config', 'load_weights', 'load_model_folder']
+           'tied_keys', 'save_model_folder', 'read_model_config', 'load_weights', 'load_model_folder']
 
 # %% ../nbs/05_models.ipynb #2e2506c5
 import json
@@ -388,31 +388,23 @@ def merge_lora(peft_model) -> nn.Module:
 # %% ../nbs/05_models.ipynb #0bf2645d
 MODEL_FORMAT_VERSION = 1
 
-def _shared_keys(model:nn.Module) -> set[str]:
-    "State-dict keys whose tensor is another key's (tied weights), to store once."
-    seen, shared = {}, set()
-    for k, v in model.state_dict(keep_vars=True).items():
-        if v.data_ptr() in seen: shared.add(k)
-        else: seen[v.data_ptr()] = k
-    return shared
-
 def _plain_state(model:nn.Module, keep_vars:bool=False) -> dict:
     "The state dict of `model` under the plain model's names: for a LoRA-wrapped model its base weights, adapters left out."
     if not hasattr(model, "peft_config"): return model.state_dict(keep_vars=keep_vars)
     sd = model.get_base_model().state_dict(keep_vars=keep_vars)
     return {k.replace(".base_layer.", "."): v for k, v in sd.items() if "lora_" not in k}
 
-def _shared_in(sd:dict) -> set[str]:
-    "Keys whose tensor is another key's (tied weights), to store once."
-    seen, shared = {}, set()
+def _tied_in(sd:dict) -> dict[str, str]:
+    "Keys whose tensor is an earlier key's (tied weights), stored once: {alias: source}."
+    seen, tied = {}, {}
     for k, v in sd.items():
-        if v.data_ptr() in seen: shared.add(k)
+        if v.data_ptr() in seen: tied[k] = seen[v.data_ptr()]
         else: seen[v.data_ptr()] = k
-    return shared
+    return tied
 
-def _shared_keys(model:nn.Module) -> set[str]:
-    "State-dict keys of `model` whose tensor is another key's (tied weights)."
-    return _shared_in(_plain_state(model, keep_vars=True))
+def tied_keys(model:nn.Module) -> dict[str, str]:
+    "State-dict keys of `model` (its plain names) whose tensor is an earlier key's: {alias: source}."
+    return _tied_in(_plain_state(model, keep_vars=True))
 
 def save_model_folder(model:nn.Module, out_dir, tokenizer_file=None,
                       state_dict:dict|None=None) -> Path: # the weights to write, if not `model`'s own (gathered from FSDP shards)
@@ -420,7 +412,7 @@ def save_model_folder(model:nn.Module, out_dir, tokenizer_file=None,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sd = _plain_state(model, keep_vars=True) if state_dict is None else state_dict
-    skip = _shared_in(sd)
+    skip = _tied_in(sd)
     tensors = {k: v.detach().contiguous().cpu() for k, v in sd.items() if k not in skip}
     # one metadata key only: safetensors writes its metadata in hash-map order, so two keys would make equal weights
     # differ byte for byte between processes (the format version lives in model_config.json)
@@ -455,7 +447,8 @@ def load_weights(model:nn.Module, weights_file):
     "Load a `model.safetensors` (and, into a LoRA-wrapped model, the adapters beside it), or raise naming every tensor that does not fit."
     sd = load_file(str(weights_file))
     target = _plain_state(model)
-    expected = {k: v.shape for k, v in target.items() if k not in _shared_keys(model)}
+    tied = tied_keys(model)
+    expected = {k: v.shape for k, v in target.items() if k not in tied}
     missing = sorted(set(expected) - set(sd))
     unexpected = sorted(set(sd) - set(expected))
     shapes = [f"{k} {list(sd[k].shape)} in the file, {list(expected[k])} in the model"
