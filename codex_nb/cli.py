@@ -69,6 +69,8 @@ def _human(n:float) -> str:
         if n >= div: return f"{n / div:.1f}{unit}"
     return str(int(n))
 
+def _auto_words(value:str, what:str, rule:str) -> str: return f"{what} auto ({rule})" if value == "auto" else value
+
 def describe(cfg:Config) -> str:
     "A readable plan of what running `cfg` will do."
     r, d, tok, m, t, ck, mo, tr = cfg.run, cfg.data, cfg.tokenizer, cfg.model, cfg.training, cfg.checkpoint, cfg.monitor, cfg.tracking
@@ -88,7 +90,8 @@ def describe(cfg:Config) -> str:
                   + (f"; starts from {m.init_from}" if m.init_from else "") + (f"; LoRA rank {m.lora_r}, only adapters train" if m.lora_r else "")),
         ("training", f"{t.max_steps:,} steps x {t.batch_size} sequences x {t.grad_accum} micro-steps x {m.block_size} tokens "
                      f"= {_human(tokens)} tokens; lr {t.lr:g} ({t.warmup_steps} warm-up steps, {t.schedule} to {t.min_lr:g}); "
-                     f"{t.precision} on {t.device}"),
+                     f"{_auto_words(t.precision, 'precision', 'bf16 on a CUDA GPU, else fp32')} on "
+                     f"{_auto_words(t.device, 'device', 'CUDA, then MPS, then the CPU')}"),
         ("evaluation", f"every {t.eval_every} steps on {t.eval_batches} batches" if t.eval_every else f"at the end on {t.eval_batches} batches"),
         ("checkpoints", f"{'every ' + str(ck.every) + ' steps and ' if ck.every else ''}at step {t.max_steps:,}; keep the last "
                         f"{ck.keep_last} and the best {ck.keep_best} by {ck.metric} ({ck.mode})"),
