@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo train test test-slow setup sync lint nbtest pytest readme export lab docs
+.PHONY: demo train test test-slow setup sync lint nbtest pytest readme export lab docs dist
 
 demo: setup ## the main job: the experiment notebook on the default config (stdlib corpus): data, tokenizer, training, evaluation, HumanEval, samples, plots, MLflow
 	OMP_NUM_THREADS=2 $(BIN)/codex-experiment
@@ -43,3 +43,6 @@ docs: setup ## the documentation site in _docs/: nbdev-docs with Quarto, else nb
 
 lab: setup ## JupyterLab on nbs/
 	$(BIN)/jupyter lab --notebook-dir=nbs $(if $(filter 0,$(shell id -u)),--allow-root)
+
+dist: setup ## wheel and sdist into dist/, offline (the Dockerfiles in docker/ install the wheel)
+	rm -rf dist && $(BIN)/python -m build --no-isolation --outdir dist .

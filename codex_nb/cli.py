@@ -6,7 +6,7 @@ Docs: https://codex-nb.github.io/codex-nb/cli.html.md"""
 
 # %% auto #0
 __all__ = ['INIT_KEEP', 'DEFAULT_CONFIG', 'SAMPLES', 'EXPERIMENT_PARAMETERS', 'DEFAULT_EXPERIMENT', 'STRING_PARAMETERS',
-           'COMMANDS', 'CliParser', 'run_cli', 'describe', 'apply_init_from', 'validate_config_cmd',
+           'COMMANDS', 'CliParser', 'os_error_line', 'run_cli', 'describe', 'apply_init_from', 'validate_config_cmd',
            'validate_config_main', 'registry_cmd', 'registry_main', 'resolve_cli_config', 'data_cmd', 'data_main',
            'tokenizer_cmd', 'tokenizer_main', 'signal_name', 'train_cmd', 'train_main', 'unescape', 'safety_policy',
            'SafeStream', 'generate_cmd', 'generate_main', 'export_hf_cmd', 'export_hf_main', 'import_hf_cmd',
@@ -29,6 +29,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from . import __version__
 from .config import CodexError, Config, ConfigError, UsageError, config_yaml, flatten, load_config
 from .registry import registry_table
 from .safety import guard, redact
@@ -39,24 +40,50 @@ class CliParser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+        self.add_argument("--version", action="version", version=f"%(prog)s (codex_nb) {__version__}")
     def error(self, message): raise UsageError(f"{message} (see {self.prog} --help)")
+
+def _rank() -> int:
+    "This process's rank under torchrun (0 otherwise)."
+    return int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0
+
+def _say(prog:str, kind:str, message:str):
+    "One line on stderr: `PROG: [rank R: ]KIND: MESSAGE`, with secrets redacted."
+    where = f"rank {_rank()}: " if _rank() else ""
+    print(f"{prog}: {where}{kind}: {redact(' '.join(str(message).split()))[0]}", file=sys.stderr)
+
+def os_error_line(e:OSError) -> str:
+    "An `OSError` as one line: what the system said, and about which file."
+    files = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+    return f"{e.strerror or e}" + (f": {files}" if files else "")
 
 def run_cli(func, # called with the argument list; returns an exit code (None means 0)
             argv:list[str], # arguments, without the program name
             prog:str, # program name used in error lines
            ) -> int:
     "Run `func(argv)`, turning expected errors into one line on stderr and their exit code."
+    debug = "--debug" in argv
     try: return func(argv) or 0
     except CodexError as e:
-        if "--debug" in argv: traceback.print_exc()
-        rank = int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0  # under torchrun
-        if getattr(e, "silent", False) or (rank and isinstance(e, UsageError)): return e.exit_code  # rank 0 says it once
-        where = f"rank {rank}: " if rank else ""
-        print(f"{prog}: {where}error: {redact(' '.join(str(e).split()))[0]}", file=sys.stderr)  # one line, whatever the message held; no secrets
+        if debug: traceback.print_exc()
+        if getattr(e, "silent", False) or (_rank() and isinstance(e, UsageError)): return e.exit_code  # rank 0 says it once
+        _say(prog, "error", e)  # one line, whatever the message held; no secrets
         return e.exit_code
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): nothing to say to it
+        try: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the interpreter's final flush stays quiet
+        except OSError: pass
+        return 141
+    except OSError as e:  # the machine refused: a full disk, a permission, a read-only mount
+        if debug: traceback.print_exc()
+        _say(prog, "error", os_error_line(e))
+        return 1
+    except Exception as e:  # a bug: say so in one line, keep the traceback for --debug
+        if debug: traceback.print_exc()
+        _say(prog, "internal error", f"{type(e).__name__}: {e} (a bug in codex_nb; run again with --debug for the traceback, and report it)")
+        return 1
 
 # %% ../nbs/14_cli.ipynb #4d670500
 def _approx_params(cfg:Config) -> int:
@@ -267,8 +294,15 @@ def _tok_train(a) -> int:
     return 0
 
 def _read_text(a) -> str:
-    if a.text is not None: return a.text
-    if a.file: return Path(a.file).read_text(encoding="utf-8")
+    if a.text is not None:
+        try: a.text.encode("utf-8")
+        except UnicodeEncodeError: raise UsageError("--text is not valid UTF-8 text") from None
+        return a.text
+    if a.file:
+        f = Path(a.file)
+        if not f.is_file(): raise UsageError(f"--file {a.file}: no such file")
+        try: return f.read_bytes().decode("utf-8")  # bytes: line endings as they are (read_text would turn CRLF into LF)
+        except UnicodeDecodeError as e: raise UsageError(f"--file {a.file}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     return sys.stdin.read()
 
 def _tok_encode(a) -> int:
@@ -280,8 +314,10 @@ def _tok_decode(a) -> int:
     from codex_nb.tokenization import load_tokenizer
     tok = load_tokenizer(a.tokenizer)
     raw = a.ids or sys.stdin.read().split()
-    try: ids = [int(x) for x in raw]
-    except ValueError: raise UsageError(f"token ids must be integers, got {next(x for x in raw if not x.lstrip('-').isdigit())!r}") from None
+    ids = []
+    for x in raw:
+        try: ids.append(int(x))
+        except ValueError: raise UsageError(f"token ids must be integers, got {x!r}") from None
     bad = [i for i in ids if not 0 <= i < tok.get_vocab_size()]
     if bad: raise UsageError(f"token id {bad[0]} is outside the vocabulary (0..{tok.get_vocab_size() - 1})")
     sys.stdout.write(tok.decode(ids, skip_special_tokens=False))
@@ -291,8 +327,13 @@ def _tok_decode(a) -> int:
 def _tok_inspect(a) -> int:
     from codex_nb.tokenization import SPECIAL_TOKENS, UNK, load_tokenizer, tokenizer_sha256
     tok = load_tokenizer(a.tokenizer)
+    docs = None
+    if a.corpus:  # checked before anything is printed: a refusal prints nothing on stdout
+        docs, stats = _corpus_texts(a.corpus)
+        docs = _peeked(docs, f"--corpus {' '.join(a.corpus)}", stats)
     cfg_file = Path(a.tokenizer) / "tokenizer_config.json"
-    kind = json.loads(cfg_file.read_text()).get("codex_nb_kind", "?") if cfg_file.is_file() else "?"
+    try: kind = json.loads(cfg_file.read_text()).get("codex_nb_kind", "?") if cfg_file.is_file() else "?"
+    except (ValueError, OSError, AttributeError): kind = "?"  # a damaged or foreign config: the tokenizer itself still loads
     specials = " ".join(f"{t}={tok.token_to_id(t)}" for t in SPECIAL_TOKENS + [UNK] if tok.token_to_id(t) is not None)
     print(f"tokenizer   {a.tokenizer} ({kind}, sha256 {tokenizer_sha256(a.tokenizer)[:12]})")
     print(f"vocabulary  {tok.get_vocab_size():,} tokens")
@@ -300,10 +341,9 @@ def _tok_inspect(a) -> int:
     for s in SAMPLES:
         enc = tok.encode(s)
         print(f"sample      {s!r} -> {len(enc.ids)} tokens {enc.tokens}")
-    if a.corpus:
-        docs, stats = _corpus_texts(a.corpus)
+    if docs is not None:
         n_bytes = n_tok = 0
-        for batch_docs in _batches(_peeked(docs, f"--corpus {' '.join(a.corpus)}", stats), 256):
+        for batch_docs in _batches(docs, 256):
             n_bytes += sum(d.size for d in batch_docs)
             n_tok += sum(len(e.ids) for e in tok.encode_batch([d.text for d in batch_docs]))
         print(f"corpus      {' '.join(a.corpus)}: {stats.documents:,} documents, {n_bytes:,} bytes, {n_tok:,} tokens, "
@@ -354,7 +394,13 @@ def tokenizer_cmd(argv:list[str]) -> int:
         if name == "inspect": s.add_argument("--corpus", action="append", metavar="SRC", help="measure bytes per token on this source")
         if name == "export": s.add_argument("--out", required=True, metavar="DIR")
     a = p.parse_args(argv)
-    if a.cmd == "train" and a.vocab_size < 1: raise UsageError(f"--vocab-size must be positive, got {a.vocab_size}")
+    if a.cmd == "train":
+        for opt, v, lo, hi in (("--vocab-size", a.vocab_size, 1, 2**24), ("--min-frequency", a.min_frequency, 1, 2**32),
+                               ("--sample-bytes", a.sample_bytes, 0, 2**62)):
+            if not lo <= v <= hi: raise UsageError(f"{opt} must be between {lo} and {hi:,}, got {v}")
+    for opt in ("out", "tokenizer"):
+        try: str(getattr(a, opt, "") or "").encode("utf-8")
+        except UnicodeEncodeError: raise UsageError(f"--{opt} {getattr(a, opt)!r} is not a valid UTF-8 path") from None
     return {"train": _tok_train, "encode": _tok_encode, "decode": _tok_decode, "inspect": _tok_inspect, "export": _tok_export}[a.cmd](a)
 
 def tokenizer_main(argv:list[str]|None=None) -> int:
@@ -425,7 +471,9 @@ def _build_learner(cfg:Config, run_dir:Path, manifest:dict, quiet:bool, resuming
         from codex_nb.models import apply_lora
         model = apply_lora(model, m.lora_r, m.lora_alpha, m.lora_dropout)
     sh = manifest["shards"]
-    def tokens(split): return read_tokens(Path(sh["dir"]) / sh["splits"][split]["file"], sh["splits"][split]["dtype"])
+    def tokens(split):
+        info = sh["splits"][split]
+        return read_tokens(Path(sh["dir"]) / info["file"], info["dtype"], info["tokens"])
     tok = load_tokenizer(run_dir / "tokenizer")
     def batches(split, seed):
         b = TokenBatches(tokens(split), m.block_size, t.batch_size, seed=seed, world_size=W, rank=R)
@@ -459,18 +507,21 @@ def _prepare_run(cfg:Config, run_dir:Path, a) -> tuple:
     from codex_nb.learner import world
     from codex_nb.models import auto_precision, resolve_device
     from codex_nb.repro import save_fingerprint
-    from codex_nb.tokenization import prepare_data
+    from codex_nb.tokenization import prepare_data, write_run_data
     resuming = a.resume_from is not None and any((run_dir / "checkpoints").glob("step-*"))
     if a.resume_from == "auto" and not resuming: print(f"no checkpoint in {run_dir}: starting a fresh run", file=sys.stderr)
-    old_hash = read_manifest(run_dir)["content_hash"] if resuming else None
+    old = read_manifest(run_dir) if resuming else None
     prep = cfg
-    if resuming and cfg.tokenizer.path and (run_dir / "tokenizer" / "tokenizer.json").is_file():
-        import copy  # the run's own copy of a given tokenizer (same sha256): its source may have moved or gone since
-        prep = copy.deepcopy(cfg); prep.tokenizer.path = str(run_dir / "tokenizer")
-    manifest = prepare_data(prep, run_dir, progress=not a.quiet)
-    if old_hash and manifest["content_hash"] != old_hash:
+    if resuming and cfg.tokenizer.path:
+        import copy  # the run's own copy of a given tokenizer: its source may have moved or gone since
+        prep = copy.deepcopy(cfg); prep.tokenizer.path = str(_run_tokenizer(run_dir, old["tokenizer"]["sha256"]))
+    manifest = prepare_data(prep, run_dir, progress=not a.quiet, write=False)  # written below, once nothing is refused
+    if old and manifest["content_hash"] != old["content_hash"]:
         raise UsageError(f"the corpus changed since this run started (run codex-data verify {run_dir} to see which files): "
                          "resume needs the same data; start a new run.dir to train on the new data")
+    if old and manifest["tokenizer"]["sha256"] != old["tokenizer"]["sha256"]:
+        raise UsageError(f"the tokenizer differs from the one this run started with (sha256 {old['tokenizer']['sha256'][:12]} in "
+                         f"{run_dir / 'data' / 'manifest.json'}): resume needs the same tokenizer; start a new run.dir to change it")
     if cfg.model.init_from:
         if manifest["tokenizer"]["vocab_size"] > cfg.model.vocab_size:
             raise UsageError(f"the tokenizer has {manifest['tokenizer']['vocab_size']:,} tokens, more than model.init_from's "
@@ -479,10 +530,8 @@ def _prepare_run(cfg:Config, run_dir:Path, a) -> tuple:
     dev = resolve_device(cfg.training.device)
     cfg.training.device = str(dev)
     if cfg.training.precision == "auto": cfg.training.precision = auto_precision(dev)  # config.yaml says what ran
-    save_config(cfg, run_dir / "config.yaml")  # grad_accum as the run started: the same recipe resumes on any world size
-    if not resuming: save_fingerprint(run_dir / "env.json")
-    folder, W = None, world()[0]
-    if resuming:
+    folder, W, accum = None, world()[0], cfg.training.grad_accum
+    if resuming:  # the checkpoint is chosen (or refused) before config.yaml is written: a refusal leaves the folder as it was
         ck = cfg.checkpoint
         if a.resume_from == "auto":
             folder = CheckpointManager(run_dir / "checkpoints", ck.keep_last, ck.keep_best, ck.metric, ck.mode).load_latest(quarantine=True)
@@ -497,24 +546,54 @@ def _prepare_run(cfg:Config, run_dir:Path, a) -> tuple:
             if meta.get("world_size", 1) != W:
                 print(f"resuming on {W} process(es), from {meta.get('world_size', 1)}: grad_accum {accum} keeps the global batch "
                       f"of {accum * cfg.training.batch_size * W} sequences", file=sys.stderr)
-            cfg.training.grad_accum = accum
             print(f"resuming {run_dir} from {folder.name}", file=sys.stderr)
+    write_run_data(run_dir, manifest)
+    save_config(cfg, run_dir / "config.yaml")  # grad_accum as the run started: the same recipe resumes on any world size
+    if not resuming: save_fingerprint(run_dir / "env.json")
+    cfg.training.grad_accum = accum
     return cfg, manifest, folder, False
+
+def _run_tokenizer(run_dir:Path, sha:str) -> Path:
+    "The run's own copy of its given tokenizer, with the sha256 it started with: `tokenizer/`, else a checkpoint's copy."
+    from codex_nb.tokenization import tokenizer_sha256
+    own = run_dir / "tokenizer"
+    for cand in [own, *sorted((run_dir / "checkpoints").glob("step-*"), reverse=True)]:
+        if (cand / "tokenizer.json").is_file() and tokenizer_sha256(cand) == sha:
+            if cand != own: warnings.warn(f"{own / 'tokenizer.json'} changed since the run started; using the copy in {cand}", stacklevel=2)
+            return cand
+    raise UsageError(f"{own / 'tokenizer.json'} is not the tokenizer this run started with (sha256 {sha[:12]}), and no checkpoint "
+                     "holds a copy: restore it, or start a new run.dir")
 
 def _train(cfg:Config, run_dir:Path, a) -> int:
     from codex_nb.checkpoint import Preemption, load_checkpoint
-    from codex_nb.learner import on_rank0, world
+    from codex_nb.learner import is_oom, on_rank0, world
     cfg, manifest, folder, finished = on_rank0(_prepare_run, cfg, run_dir, a)
     if finished: return 0
     learn, mgr = _build_learner(cfg, run_dir, manifest, a.quiet, resuming=folder is not None)
     if folder is not None: load_checkpoint(learn, folder, verify=False)  # rank 0 has just verified it
-    learn.fit()
+    oom = None
+    try: learn.fit()
+    except Exception as e:
+        if not is_oom(e): raise
+        text = re.sub(r"\[enforce fail at [^\]]*\]\s*(err == 0\.\s*)?", "", str(e).splitlines()[0] if str(e) else "")
+        oom = f"{type(e).__name__}: {text[:200]}"  # a line, no reference to the failed step's frames
+    if oom: raise CodexError(_oom_message(learn, cfg, oom))
     pre = next(cb for cb in learn.cbs if isinstance(cb, Preemption))
     if pre.signal is not None:
         if world()[1] == 0: print(f"stopped by {signal_name(pre.signal)} at step {learn.step} with a checkpoint; resume with: {_resume_command(run_dir)}", file=sys.stderr)
         return 128 + pre.signal
     if world()[1] == 0: _print_summary(run_dir, learn)
     return 0
+
+def _oom_message(learn, cfg:Config, error:str) -> str:
+    "Out of memory: where, and (on one process) the largest batch size that fits, measured."
+    from codex_nb.learner import oom_advice
+    t, W = cfg.training, learn.world_size
+    head = f"out of memory at step {learn.step + 1} with training.batch_size={t.batch_size} on {learn.device} ({error})"
+    fallback = f"{head}: lower training.batch_size and raise training.grad_accum to keep the global batch"
+    if W > 1 or learn.sharded: return fallback  # the ranks would have to agree on every trial
+    try: return f"{head}: {oom_advice(t.batch_size, t.grad_accum, learn.max_batch_size(t.batch_size))}"
+    except Exception as e: return f"{fallback} (measuring what fits failed: {type(e).__name__})"  # a device left unusable
 
 def _resume_command(run_dir:Path) -> str:
     "This command as it was launched (console script, `python -m`, torchrun), continuing `run_dir` with `--resume-from auto`."
@@ -559,10 +638,14 @@ def _check_monitoring(cfg:Config):
 def _check_writable(run_dir:Path):
     "A clear error now, before any work, when the run folder cannot be written (logs, checkpoints)."
     import tempfile
+    where = run_dir
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".write-test-"): pass
-    except OSError as e: raise UsageError(f"run.dir {run_dir} is not writable ({e.strerror}): choose another run.dir") from None
+        for where in (run_dir, run_dir / "checkpoints"):  # a read-only mount may cover just the checkpoints
+            if where.is_dir():
+                with tempfile.NamedTemporaryFile(dir=where, prefix=".write-test-"): pass
+    except OSError as e:
+        raise UsageError(f"run.dir {run_dir} is not writable ({e.strerror}: {where}): choose another run.dir or fix its permissions") from None
 
 def signal_name(signum:int) -> str:
     import signal
@@ -1044,7 +1127,8 @@ def check_parameters(params:dict) -> tuple[Config, list[str]]:
         args.append(f"run.dir={cfg.run.dir}")
     return cfg, ([config] if config else []) + args
 
-DEFAULT_EXPERIMENT = Path(__file__).resolve().parents[1] / "nbs" / "experiments" / "train.ipynb" if "__file__" in globals() else Path("experiments/train.ipynb").resolve()
+# the package's own copy (in a clone, a link to nbs/experiments/train.ipynb; in a wheel, the notebook itself)
+DEFAULT_EXPERIMENT = Path(__file__).parent / "experiments" / "train.ipynb" if "__file__" in globals() else Path("experiments/train.ipynb").resolve()
 
 STRING_PARAMETERS = ("config", "run_dir", "model")  # paths and names: taken as given, never read as YAML
 
@@ -1224,7 +1308,7 @@ def sweep_report(sweep_dir:Path, # the sweep folder
 def experiment_cmd(argv:list[str]) -> int:
     "`codex-experiment [NOTEBOOK] [-p NAME VALUE ...] [--sweep KEY=V1,V2 ...]`: run an experiment notebook (or a grid of them) with papermill."
     p = CliParser(prog="codex-experiment", description="Run an experiment notebook with papermill; the executed notebook is saved in its run folder.")
-    p.add_argument("notebook", nargs="?", metavar="NOTEBOOK", help=f"the experiment notebook (default {DEFAULT_EXPERIMENT.name} of nbs/experiments)")
+    p.add_argument("notebook", nargs="?", metavar="NOTEBOOK", help="the experiment notebook (default: the one shipped with codex_nb, nbs/experiments/train.ipynb)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="set a parameter; VALUE is read as YAML (3e-4, [a=1, b=2], null)")
     p.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2",
@@ -1312,6 +1396,9 @@ def main(argv:list[str]|None=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        print(f"codex_nb {__version__}")
         return 0
     name = argv[0].removeprefix("codex-")
     if name not in COMMANDS:

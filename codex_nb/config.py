@@ -221,12 +221,15 @@ _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 def parse_override(text:str) -> dict:
     "Parse one `key=value` override into a nested dict."
+    try: text.encode("utf-8")
+    except UnicodeEncodeError: raise ConfigError(f"override {text!r} is not valid UTF-8 text") from None
     key, eq, value = text.partition("=")
     key = key.strip()
     if not eq: raise ConfigError(f"override {text!r} has no '='; write KEY=VALUE, e.g. training.lr=3e-4")
     if not _KEY_RE.fullmatch(key): raise ConfigError(f"override {text!r}: {key!r} is not a dotted key such as training.lr")
     if not value.strip(): raise ConfigError(f"override {text!r} has no value; write {key}=VALUE")
     try: return OmegaConf.to_container(OmegaConf.from_dotlist([f"{key}={value}"]))
+    except RecursionError: raise ConfigError(f"override {text!r}: the value is nested too deeply") from None
     except (yaml.YAMLError, OmegaConfBaseException) as e:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"override {text!r}: the value {value!r} is not valid YAML ({problem}); quote it") from None
@@ -269,6 +272,7 @@ def _merge(base, layer:dict, where:str):
         raise ConfigError(f"{where}: {e.full_key}: {msg}" if e.full_key else f"{where}: {msg}") from None
     except (TypeError, ValueError) as e:  # OmegaConf raises these plain for e.g. a mapping given to a list field
         raise ConfigError(f"{where}: {str(e).splitlines()[0]}") from None
+    except RecursionError: raise ConfigError(f"{where}: nested too deeply") from None
 
 # %% ../nbs/00_config.ipynb #1c84d582
 def source_kind(spec:str) -> tuple[str, str]:
@@ -324,7 +328,7 @@ def _check_rules(cfg:Config) -> list[str]:
     from codex_nb.safety import check_safety_config
     errs = _check_sources(cfg.data.source) + check_safety_config(cfg)
     m, t, d = cfg.model, cfg.training, cfg.data
-    if m.n_embd % m.n_head: errs.append(f"model.n_embd={m.n_embd} must be divisible by model.n_head={m.n_head}")
+    if m.n_head >= 1 and m.n_embd % m.n_head: errs.append(f"model.n_embd={m.n_embd} must be divisible by model.n_head={m.n_head}")
     if t.min_lr > t.lr: errs.append(f"training.min_lr={t.min_lr} must not exceed training.lr={t.lr}")
     if d.val_fraction + d.test_fraction >= 1:
         errs.append(f"data.val_fraction + data.test_fraction = {d.val_fraction + d.test_fraction} leaves no training data: keep it below 1")
@@ -357,7 +361,11 @@ def load_config(path=None, # YAML recipe; None: the schema defaults alone
     if path is not None: merged = _merge(merged, load_yaml(path), str(path))
     for text in overrides: merged = _merge(merged, parse_override(text), f"override {text!r}")
     try: cfg = OmegaConf.to_object(merged)
-    except OmegaConfBaseException as e: raise ConfigError(str(e).splitlines()[0]) from None
+    except RecursionError: raise ConfigError("the config is nested too deeply") from None
+    except OmegaConfBaseException as e:  # e.g. an interpolation ${x} whose key does not exist: name the key that holds it
+        msg, key = str(e).splitlines()[0], getattr(e, "full_key", None)
+        src = f" (in {path} or the overrides)" if path is not None else " (in the overrides)"
+        raise ConfigError(f"{key}: {msg}{src}" if key else f"{msg}{src}") from None
     return validate_config(_complete(cfg))
 
 # %% ../nbs/00_config.ipynb #86b16deb

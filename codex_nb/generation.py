@@ -23,7 +23,7 @@ from fastcore.basics import patch
 from torch import nn
 
 from .config import CodexError, ModelConfig, UsageError
-from .models import (GPT, Block, CausalSelfAttention, HFModel, hf_config, hf_state_dict, load_model_folder,
+from .models import (GPT, umask_modes, Block, CausalSelfAttention, HFModel, hf_config, hf_state_dict, load_model_folder,
                              save_model_folder)
 from .tokenization import EOT, PAD, load_tokenizer, save_tokenizer
 
@@ -49,6 +49,7 @@ def filter_logits(logits:torch.Tensor, # (batch, vocab), already divided by the 
         sorted_logits, order = logits.sort(dim=-1, descending=True)
         probs = sorted_logits.softmax(-1)
         drop = probs.cumsum(-1) - probs >= top_p  # tokens after the set already reached top_p
+        drop[:, 0] = False  # the most likely token stays, however small top_p is (1e-300 is 0 in float32)
         logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
     return logits
 
@@ -370,6 +371,7 @@ def export_hf(checkpoint, # what --checkpoint takes: run folder, checkpoint fold
     hf.save_pretrained(str(tmp))
     kind = tokenizer_kind_of(folder)
     save_tokenizer(tok, tmp, kind, model_max_length=model.model_config.block_size)
+    umask_modes(tmp)  # transformers writes its safetensors 0600
     reloaded = AutoModelForCausalLM.from_pretrained(str(tmp), local_files_only=True).eval()
     diff = _probe_logits_diff(model, reloaded, model.model_config.vocab_size, model.model_config.block_size)
     if not diff <= EXPORT_TOLERANCE:

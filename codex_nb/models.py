@@ -10,7 +10,7 @@ __all__ = ['PRECISIONS', 'IGNORE_INDEX', 'LORA_TARGETS', 'MODEL_FORMAT_VERSION',
            'make_norm', 'MLP', 'Rotary', 'CausalSelfAttention', 'Block', 'GPT', 'build_gpt', 'param_count',
            'flops_per_token', 'HFModel', 'build_hf_gpt2', 'build_hf_llama', 'build_minilm', 'mask_for_mlm',
            'hf_architecture', 'hf_config', 'hf_state_dict', 'apply_lora', 'save_lora', 'load_lora', 'merge_lora',
-           'tied_keys', 'save_model_folder', 'read_model_config', 'load_weights', 'load_model_folder']
+           'tied_keys', 'umask_modes', 'save_model_folder', 'read_model_config', 'load_weights', 'load_model_folder']
 
 # %% ../nbs/05_models.ipynb #2e2506c5
 import json
@@ -37,7 +37,9 @@ def resolve_device(name:str="auto", what:str="training.device") -> torch.device:
         if torch.cuda.is_available(): return torch.device("cuda")
         return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
     try: dev = torch.device(name)
-    except RuntimeError: raise UsageError(f"{what}={name}: not a device; use auto, cpu, cuda, cuda:N or mps") from None
+    except RuntimeError: dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):  # torch knows meta, xla, ...: not devices to train or sample on
+        raise UsageError(f"{what}={name}: not a device; use auto, cpu, cuda, cuda:N or mps")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"{what}={name}: no CUDA device is available here; use auto or cpu")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
@@ -406,6 +408,14 @@ def tied_keys(model:nn.Module) -> dict[str, str]:
     "State-dict keys of `model` (its plain names) whose tensor is an earlier key's: {alias: source}."
     return _tied_in(_plain_state(model, keep_vars=True))
 
+def umask_modes(*paths):
+    "Give these files (the files of these folders) the mode `open` would (safetensors writes 0600: other users could not read a model)."
+    try: mask = int(next(l.split()[1] for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("Umask:")), 8)
+    except (OSError, StopIteration): mask = 0o022
+    for p in map(Path, paths):
+        for f in (p.iterdir() if p.is_dir() else [p]):
+            if f.is_file(): f.chmod(0o666 & ~mask)
+
 def save_model_folder(model:nn.Module, out_dir, tokenizer_file=None,
                       state_dict:dict|None=None) -> Path: # the weights to write, if not `model`'s own (gathered from FSDP shards)
     "Write `model.safetensors`, `model_config.json`, LoRA adapters if any, and (given one) `tokenizer.json` into `out_dir`."
@@ -422,6 +432,7 @@ def save_model_folder(model:nn.Module, out_dir, tokenizer_file=None,
     (out / "model_config.json").write_text(json.dumps(meta, indent=2) + "\n")
     if hasattr(model, "peft_config"): _save_adapters(model, out)
     if tokenizer_file: (out / "tokenizer.json").write_bytes(Path(tokenizer_file).read_bytes())
+    umask_modes(*[out / n for n in ("model.safetensors", "adapter_model.safetensors") if (out / n).is_file()])
     return out
 
 def _save_adapters(model, out:Path):

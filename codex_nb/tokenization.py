@@ -9,21 +9,26 @@ __all__ = ['EOT', 'PAD', 'MASK', 'FIM_PREFIX', 'FIM_MIDDLE', 'FIM_SUFFIX', 'UNK'
            'WORDPIECE_PREFIX', 'SP_MAX_SENTENCE', 'base_vocab', 'train_bpe', 'train_unigram', 'train_wordpiece',
            'sentencepiece_to_tokenizer', 'train_sp_unigram', 'train_sp_bpe', 'check_vocab_size', 'train_tokenizer',
            'save_tokenizer', 'load_tokenizer', 'tokenizer_sha256', 'resolve_run_dir', 'given_tokenizer',
-           'prepared_tokenizer', 'prepared_shards', 'prepare_data']
+           'prepared_tokenizer', 'prepared_shards', 'prepare_data', 'write_run_data']
 
 # %% ../nbs/04_tokenization.ipynb #faa0394f
 import hashlib
 import io
 import json
+import fcntl
+import os
 import shutil
+import warnings
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from .config import CodexError, Config, UsageError
-from .data import build_manifest, iter_documents, sha256_file, write_json, write_tokens
+from .data import (SUMS_FILE, build_manifest, fsync_dir, iter_documents, sha256_file, sums_problem, write_json, write_sums,
+                           write_tokens)
 from .safety import clean_document
 from .registry import tokenizers as TOKENIZERS
 
@@ -80,10 +85,13 @@ def train_wordpiece(texts:Iterator[str], vocab_size:int, min_frequency:int=2, sh
     return _canonical_wordpiece(tok)
 
 def _canonical_wordpiece(tok:Tokenizer) -> Tokenizer:
-    "The same WordPiece tokenizer with ids in a fixed order: the trainer numbers equal-count pieces in hash-map order."
+    "The WordPiece tokenizer with ids in a fixed order (the trainer numbers equal-count pieces in hash-map order) and every byte as a continuation."
     spec = json.loads(tok.to_str())
     vocab = spec["model"]["vocab"]
     fixed = {t["content"] for t in spec["added_tokens"]}
+    # a word whose inner byte has no continuation piece would become <unk> as a whole: give every byte one (at most 256 more pieces)
+    vocab.update({WORDPIECE_PREFIX + c: len(vocab) + i for i, c in enumerate(sorted(set(pre_tokenizers.ByteLevel.alphabet())
+                                                                                    - {p[1:] for p in vocab if p.startswith(WORDPIECE_PREFIX)}))})
     rest = sorted((t for t in vocab if t not in fixed), key=lambda t: (len(t), t))
     spec["model"]["vocab"] = {**{t: vocab[t] for t in fixed}, **{t: i for i, t in enumerate(rest, start=len(fixed))}}
     return Tokenizer.from_str(json.dumps(spec))
@@ -228,19 +236,53 @@ def _split_texts(cfg:Config, manifest:dict, split:str) -> Iterator[str]:
             raise CodexError(f"source document {doc.name!r} changed while the data was being prepared; run again")
         if d["split"] == split: yield clean_document(doc.text, cfg.safety) if d.get("safety") else doc.text
 
-def _build_dir(final:Path, build) -> Path:
-    "Run `build(tmp_dir)`, then rename the finished folder to `final` (unless another process got there first)."
-    if final.exists(): return final
-    tmp = final.with_name(f".tmp-{final.name}-{datetime.now().timestamp():.0f}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+def _build_dir(final:Path, build, what:str, complete=None) -> Path:
+    "The cache entry `final`, checked against its SHA256SUMS; built by `build(tmp_dir)` and renamed into place when absent or damaged."
+    problem = sums_problem(final) if final.exists() else "absent"
+    if problem is None: return final  # the common case: no lock, so a read-only cache serves too
+    legacy = lambda: not (final / SUMS_FILE).exists() and complete is not None and complete(final)  # an older codex_nb's entry
     try:
-        build(tmp)
-        tmp.rename(final)
-    except OSError:
-        if not final.exists(): raise
-    finally: shutil.rmtree(tmp, ignore_errors=True)
-    return final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(final.parent / f".lock-{final.name}", os.O_RDONLY | os.O_CREAT, 0o666)
+    except OSError as e:
+        if problem != "absent" and legacy(): return final  # complete, if unverifiable, in a cache this user cannot write
+        state = "does not hold this " + what if problem == "absent" else f"holds a damaged {what} ({problem})"
+        raise UsageError(f"the cache folder {final.parent} is not writable ({e.strerror}) and {state}: "
+                         "set run.root to a writable folder") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # one builder per entry (per open file: threads too): the next waits, then finds it built
+        if final.exists():
+            if (problem := sums_problem(final)) is None: return final
+            if legacy():  # built before entries carried SHA256SUMS, and complete: adopt it
+                write_sums(final)
+                return final
+            aside = final.with_name(f".corrupt-{final.name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")
+            final.rename(aside)
+            warnings.warn(f"cached {what} {final} is damaged ({problem}): moved aside to {aside.name} and built again", stacklevel=3)
+        for stale in final.parent.glob(f".tmp-{final.name}-*"): shutil.rmtree(stale, ignore_errors=True)  # a killed build's
+        tmp = final.with_name(f".tmp-{final.name}-{os.getpid()}")
+        tmp.mkdir()
+        try:
+            build(tmp)
+            write_sums(tmp)
+            fsync_dir(tmp)
+            tmp.rename(final)
+            fsync_dir(final.parent)
+        finally: shutil.rmtree(tmp, ignore_errors=True)
+        return final
+    finally: os.close(fd)
+
+def _tokenizer_complete(d:Path) -> bool:
+    "A cached tokenizer folder without sums: complete when its tokenizer.json loads."
+    try: return load_tokenizer(d) is not None
+    except UsageError: return False
+
+def _shards_complete(d:Path) -> bool:
+    "A cached shards folder without sums: complete when every shard has the length shards.json records."
+    try:
+        info = json.loads((d / "shards.json").read_text())
+        return all((d / s["file"]).stat().st_size == s["tokens"] * np.dtype(s["dtype"]).itemsize for s in info.values())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError): return False
 
 # %% ../nbs/04_tokenization.ipynb #be542851
 def given_tokenizer(path, cfg:Config, cache:Path) -> Path:
@@ -251,7 +293,8 @@ def given_tokenizer(path, cfg:Config, cache:Path) -> Path:
     src = Path(path) / "tokenizer_config.json" if Path(path).is_dir() else None
     kind = json.loads(src.read_text()).get("codex_nb_kind", cfg.tokenizer.kind) if src and src.is_file() else cfg.tokenizer.kind
     key = _key("given", tokenizer_sha256(path), cfg.model.block_size)  # block_size: the model_max_length written
-    return _build_dir(cache / "tokenizers" / key, lambda tmp: save_tokenizer(tok, tmp, kind, model_max_length=cfg.model.block_size))
+    return _build_dir(cache / "tokenizers" / key, lambda tmp: save_tokenizer(tok, tmp, kind, model_max_length=cfg.model.block_size),
+                      "tokenizer", _tokenizer_complete)
 
 def prepared_tokenizer(cfg:Config, manifest:dict, cache:Path, progress:bool=False) -> Path:
     "The cached tokenizer folder for this dataset and these settings, trained if absent."
@@ -262,7 +305,7 @@ def prepared_tokenizer(cfg:Config, manifest:dict, cache:Path, progress:bool=Fals
         tok = train_tokenizer(_split_texts(cfg, manifest, "train"), t.kind, t.vocab_size, t.min_frequency,
                               t.sample_bytes, show_progress=progress)
         save_tokenizer(tok, tmp, t.kind, model_max_length=cfg.model.block_size)
-    return _build_dir(cache / "tokenizers" / key, build)
+    return _build_dir(cache / "tokenizers" / key, build, "tokenizer", _tokenizer_complete)
 
 def prepared_shards(cfg:Config, manifest:dict, tok_dir:Path, cache:Path, progress:bool=False) -> tuple[Path, dict]:
     "The cached token files of every split for this dataset and tokenizer, encoded if absent."
@@ -278,12 +321,14 @@ def prepared_shards(cfg:Config, manifest:dict, tok_dir:Path, cache:Path, progres
             texts = tqdm(_split_texts(cfg, manifest, split), total=n, desc=f"encoding {split}", unit=" docs", disable=not progress)
             info[split] = write_tokens(texts, enc, tmp / f"{split}.bin", tok.token_to_id(EOT), tok.get_vocab_size())
         write_json(tmp / "shards.json", info)
-    d = _build_dir(cache / "datasets" / key, build)
+    d = _build_dir(cache / "datasets" / key, build, "token shards", _shards_complete)
     return d, json.loads((d / "shards.json").read_text())
 
 def prepare_data(cfg:Config, # a resolved config
                  run_dir=None, # default: `resolve_run_dir(cfg)`
-                 progress:bool=False) -> dict:
+                 progress:bool=False,
+                 write:bool=True, # False: leave the run folder alone (a resume compares first, then `write_run_data`)
+                ) -> dict:
     "Manifest, tokenizer and token shards for `cfg`, reused from the cache when the content is unchanged."
     run_dir = Path(run_dir) if run_dir else resolve_run_dir(cfg)
     if run_dir.exists() and not run_dir.is_dir(): raise UsageError(f"run.dir {run_dir} is a file, not a folder")
@@ -296,7 +341,13 @@ def prepare_data(cfg:Config, # a resolved config
     manifest["tokenizer"] = {"kind": cfg.tokenizer.kind, "vocab_size": tok.get_vocab_size(), "eot_id": tok.token_to_id(EOT),
                              "sha256": tokenizer_sha256(tok_dir), "cache": str(tok_dir)}
     manifest["shards"] = {"dir": str(shard_dir), "splits": shards}
-    (run_dir / "tokenizer").mkdir(parents=True, exist_ok=True)
-    for f in tok_dir.iterdir(): shutil.copy2(f, run_dir / "tokenizer" / f.name)
-    write_json(run_dir / "data" / "manifest.json", manifest)
+    if write: write_run_data(run_dir, manifest)
     return manifest
+
+def write_run_data(run_dir, manifest:dict):
+    "The run folder's `data/manifest.json` and `tokenizer/` (the cached tokenizer's files, without the cache's sums)."
+    run_dir, tok_dir = Path(run_dir), Path(manifest["tokenizer"]["cache"])
+    (run_dir / "tokenizer").mkdir(parents=True, exist_ok=True)
+    for f in tok_dir.iterdir():
+        if f.name != SUMS_FILE: shutil.copy2(f, run_dir / "tokenizer" / f.name)
+    write_json(run_dir / "data" / "manifest.json", manifest)
