@@ -23,12 +23,11 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from .config import CodexError, Config, UsageError
-from .data import (SUMS_FILE, build_manifest, fsync_dir, iter_documents, sha256_file, sums_problem, write_json, write_sums,
-                           write_tokens)
+from .data import (SUMS_FILE, build_manifest, fsync_dir, iter_documents, read_tokens, sha256_file, sums_problem, write_json,
+                           write_sums, write_tokens)
 from .safety import clean_document
 from .registry import tokenizers as TOKENIZERS
 
@@ -280,9 +279,9 @@ def _tokenizer_complete(d:Path) -> bool:
 def _shards_complete(d:Path) -> bool:
     "A cached shards folder without sums: complete when every shard has the length shards.json records."
     try:
-        info = json.loads((d / "shards.json").read_text())
-        return all((d / s["file"]).stat().st_size == s["tokens"] * np.dtype(s["dtype"]).itemsize for s in info.values())
-    except (OSError, ValueError, KeyError, TypeError, AttributeError): return False
+        for s in json.loads((d / "shards.json").read_text()).values(): read_tokens(d / s["file"], s["dtype"], s["tokens"])
+        return True
+    except (CodexError, OSError, ValueError, KeyError, TypeError, AttributeError): return False
 
 # %% ../nbs/04_tokenization.ipynb #be542851
 def given_tokenizer(path, cfg:Config, cache:Path) -> Path:
