@@ -8,11 +8,11 @@ Docs: https://codex-nb.github.io/codex-nb/cli.html.md"""
 __all__ = ['INIT_KEEP', 'DEFAULT_CONFIG', 'SAMPLES', 'EXPERIMENT_PARAMETERS', 'DEFAULT_EXPERIMENT', 'STRING_PARAMETERS',
            'COMMANDS', 'CliParser', 'os_error_line', 'run_cli', 'describe', 'apply_init_from', 'validate_config_cmd',
            'validate_config_main', 'registry_cmd', 'registry_main', 'resolve_cli_config', 'data_cmd', 'data_main',
-           'tokenizer_cmd', 'tokenizer_main', 'signal_name', 'train_cmd', 'train_main', 'unescape', 'safety_policy',
-           'SafeStream', 'generate_cmd', 'generate_main', 'export_hf_cmd', 'export_hf_main', 'import_hf_cmd',
-           'import_hf_main', 'eval_cmd', 'eval_main', 'safety_cmd', 'safety_main', 'check_parameters', 'run_experiment',
-           'where_is', 'parse_sweep', 'sweep_points', 'point_name', 'sweep_report', 'experiment_cmd', 'experiment_main',
-           'main']
+           'input_text', 'tokenizer_cmd', 'tokenizer_main', 'signal_name', 'train_cmd', 'train_main', 'unescape',
+           'safety_policy', 'SafeStream', 'generate_cmd', 'generate_main', 'export_hf_cmd', 'export_hf_main',
+           'import_hf_cmd', 'import_hf_main', 'eval_cmd', 'eval_main', 'safety_cmd', 'safety_main', 'check_parameters',
+           'run_experiment', 'where_is', 'parse_sweep', 'sweep_points', 'point_name', 'sweep_report', 'experiment_cmd',
+           'experiment_main', 'main']
 
 # %% ../nbs/14_cli.ipynb #db93217c
 import argparse
@@ -293,17 +293,24 @@ def _tok_train(a) -> int:
     print(f"trained {a.kind} tokenizer, {tok.get_vocab_size():,} tokens, sha256 {sha[:12]}, on {stats.summary()}; saved to {a.out}")
     return 0
 
+def input_text(text:str|None, # the text option's value
+               file:str|None, # the file option's value (read when there is no text)
+               text_opt:str="--text", file_opt:str="--file", # the options' names, for errors
+              ) -> str|None:
+    "The text given on the command line or in a file (read as bytes: line endings as they are); None when neither is given."
+    if text is None and file is not None:
+        try: data = Path(file).read_bytes()
+        except OSError as e: raise UsageError(f"{file_opt} {file}: {e.strerror}") from None
+        try: return data.decode("utf-8")
+        except UnicodeDecodeError as e: raise UsageError(f"{file_opt} {file}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    if text is not None:
+        try: text.encode("utf-8")
+        except UnicodeEncodeError: raise UsageError(f"{text_opt} is not valid UTF-8 text") from None
+    return text
+
 def _read_text(a) -> str:
-    if a.text is not None:
-        try: a.text.encode("utf-8")
-        except UnicodeEncodeError: raise UsageError("--text is not valid UTF-8 text") from None
-        return a.text
-    if a.file:
-        f = Path(a.file)
-        if not f.is_file(): raise UsageError(f"--file {a.file}: no such file")
-        try: return f.read_bytes().decode("utf-8")  # bytes: line endings as they are (read_text would turn CRLF into LF)
-        except UnicodeDecodeError as e: raise UsageError(f"--file {a.file}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    return sys.stdin.read()
+    text = input_text(a.text, a.file)
+    return sys.stdin.read() if text is None else text
 
 def _tok_encode(a) -> int:
     from codex_nb.tokenization import load_tokenizer
@@ -823,12 +830,7 @@ def generate_cmd(argv:list[str]) -> int:
     from codex_nb.generation import check_sampling, end_token_id, generate, load_for_inference
     from codex_nb.models import resolve_device
     check_sampling(a.max_new_tokens, a.temperature, a.top_k, a.top_p)
-    if a.prompt_file:  # read as bytes: no newline translation, the prompt is exactly the file
-        try: prompt = Path(a.prompt_file).read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as e: raise UsageError(f"--prompt-file {a.prompt_file}: {e}") from None
-    else: prompt = a.prompt
-    try: prompt.encode("utf-8")
-    except UnicodeEncodeError: raise UsageError("--prompt is not valid UTF-8 text") from None
+    prompt = input_text(a.prompt, a.prompt_file, "--prompt", "--prompt-file")  # the file exactly, newlines included
     if not prompt: raise UsageError("the prompt is empty: give some text to continue")
     stop = [unescape(s) for s in a.stop]
     model, tok, folder = load_for_inference(a.checkpoint, resolve_device(a.device, "--device"))

@@ -100,8 +100,12 @@ def files_source(arg:str, # a file, folder or glob
 # %% ../nbs/03_data.ipynb #baa8006b
 def _table_source(builder:str, kind:str, arg:str, field:str, **kwargs) -> Iterator[RawDoc]:
     if not glob.glob(arg): raise UsageError(f"data.source '{kind}:{arg}': no such file")
+    import logging
     import datasets as hf_datasets
     name = Path(arg).name
+    log = logging.getLogger("datasets")  # it logs a reading error before raising it: the error below says it once, in one line
+    level = log.level
+    log.setLevel(logging.CRITICAL)
     try:
         rows = hf_datasets.load_dataset(builder, data_files=arg, split="train", streaming=True, **kwargs)
         for i, row in enumerate(rows):
@@ -115,6 +119,7 @@ def _table_source(builder:str, kind:str, arg:str, field:str, **kwargs) -> Iterat
     except Exception as e:  # pyarrow, datasets and the decoders each raise their own kind for a file that is not what it claims
         why = str(e).splitlines()[0][:200] if str(e) else ""
         raise UsageError(f"data.source '{kind}:{arg}': cannot be read as {kind} ({type(e).__name__}: {why})") from None
+    finally: log.setLevel(level)
 
 @datasets.register("jsonl")
 def jsonl_source(arg:str, cfg:DataConfig) -> Iterator[RawDoc]:
