@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo train test test-slow setup sync lint nbtest pytest readme export lab docs dist
+.PHONY: demo train test test-slow fuzz setup sync lint nbtest pytest readme export lab docs dist
 
 demo: setup ## the main job: the experiment notebook on the default config (stdlib corpus): data, tokenizer, training, evaluation, HumanEval, samples, plots, MLflow
 	OMP_NUM_THREADS=2 $(BIN)/codex-experiment
@@ -31,6 +31,9 @@ nbtest: setup ## notebook tests only; FLAGS="slow cuda" runs the flagged cells t
 
 pytest: setup
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q tests
+
+fuzz: setup ## the property and fuzz tests on fresh random examples (make test draws fixed ones); RUNS=N repeats
+	for i in $$(seq $(or $(RUNS),1)); do HYPOTHESIS_PROFILE=explore OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q $$(grep -l '^from hypothesis' tests/test_*.py) || exit 1; done
 
 export: setup ## export the notebooks to codex_nb/ and clean them
 	$(BIN)/nbdev-export && $(BIN)/nbdev-clean

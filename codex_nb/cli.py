@@ -334,10 +334,7 @@ def _tok_decode(a) -> int:
 def _tok_inspect(a) -> int:
     from codex_nb.tokenization import SPECIAL_TOKENS, UNK, load_tokenizer, tokenizer_sha256
     tok = load_tokenizer(a.tokenizer)
-    docs = None
-    if a.corpus:  # checked before anything is printed: a refusal prints nothing on stdout
-        docs, stats = _corpus_texts(a.corpus)
-        docs = _peeked(docs, f"--corpus {' '.join(a.corpus)}", stats)
+    corpus_line = _corpus_measure(tok, a.corpus) if a.corpus else None  # read whole before anything is printed: a refusal prints nothing on stdout
     cfg_file = Path(a.tokenizer) / "tokenizer_config.json"
     try: kind = json.loads(cfg_file.read_text()).get("codex_nb_kind", "?") if cfg_file.is_file() else "?"
     except (ValueError, OSError, AttributeError): kind = "?"  # a damaged or foreign config: the tokenizer itself still loads
@@ -348,14 +345,18 @@ def _tok_inspect(a) -> int:
     for s in SAMPLES:
         enc = tok.encode(s)
         print(f"sample      {s!r} -> {len(enc.ids)} tokens {enc.tokens}")
-    if docs is not None:
-        n_bytes = n_tok = 0
-        for batch_docs in _batches(docs, 256):
-            n_bytes += sum(d.size for d in batch_docs)
-            n_tok += sum(len(e.ids) for e in tok.encode_batch([d.text for d in batch_docs]))
-        print(f"corpus      {' '.join(a.corpus)}: {stats.documents:,} documents, {n_bytes:,} bytes, {n_tok:,} tokens, "
-              f"{n_bytes / n_tok:.2f} bytes per token")
+    if corpus_line: print(corpus_line)
     return 0
+
+def _corpus_measure(tok, corpus:list[str]) -> str:
+    "The `corpus` line of `inspect`: documents, bytes, tokens and bytes per token of every source, each read to its end."
+    docs, stats = _corpus_texts(corpus)
+    n_bytes = n_tok = 0
+    for batch_docs in _batches(_peeked(docs, f"--corpus {' '.join(corpus)}", stats), 256):
+        n_bytes += sum(d.size for d in batch_docs)
+        n_tok += sum(len(e.ids) for e in tok.encode_batch([d.text for d in batch_docs]))
+    return (f"corpus      {' '.join(corpus)}: {stats.documents:,} documents, {n_bytes:,} bytes, {n_tok:,} tokens, "
+            f"{n_bytes / max(n_tok, 1):.2f} bytes per token")
 
 def _batches(it, n):
     batch = []

@@ -4,6 +4,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hypothesis import settings
+
+# Property tests draw the same examples on every run of `make test` ("repeatable": derandomized, seeded from
+# each test's name), so CI passes or fails on the code, not on the draw. `make fuzz` explores new random examples
+# ("explore"); whatever it finds becomes a fixed regression test.
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 

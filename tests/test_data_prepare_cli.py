@@ -128,3 +128,13 @@ def test_bad_tokenizer_input_exits_2(tmp_path, args, needles):
     args = [a.format(empty=tmp_path / "empty", bin=tmp_path / "bin", out=tmp_path / "out") for a in args]
     assert_usage_error(run([TOK, *args]), "codex-tokenizer", *needles)
     assert not (tmp_path / "out").exists()
+
+
+def test_inspect_refusing_a_later_corpus_prints_nothing(tmp_path):
+    "Every --corpus source is read to its end before the report starts: a bad second source leaves stdout empty (a CI fuzz finding)."
+    corpus = make_corpus(tmp_path / "corpus")
+    out = tmp_path / "tok"
+    assert run([TOK, "train", "--corpus", corpus, "--kind", "bpe", "--vocab-size", "300", "--out", out, "--quiet"]).returncode == 0
+    (tmp_path / "not.parquet").write_bytes(b"\x00\x01 not parquet")
+    r = run([TOK, "inspect", "--tokenizer", out, "--corpus", corpus, "--corpus", f"parquet:{tmp_path / 'not.parquet'}"])
+    assert_usage_error(r, "codex-tokenizer", "cannot be read as parquet")
