@@ -1,7 +1,10 @@
 "Shared helpers: run codex_nb's commands as a user would, in subprocesses of the project's venv."
+import io
+import logging
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 from hypothesis import settings
@@ -15,6 +18,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+TINY = ROOT / "configs" / "tiny.yaml"  # the recipe of the tests: a 0.1M-parameter GPT that trains in seconds
 
 TEST_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
             "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -34,3 +38,31 @@ def assert_usage_error(result, prog, *needles):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"{prog}: error: "), lines[0]
     for n in needles: assert n in lines[0], (n, lines[0])
+
+
+def call_main(main_fn, argv, stdin=""):
+    "Run a command's `main_fn(argv)` in-process, with stdin/stdout/stderr as a process under a C.UTF-8 locale has them: (exit code, stdout, stderr)."
+    out_b, err_b = io.BytesIO(), io.BytesIO()  # (surrogateescape: argv's undecodable bytes print back as they came)
+    out = io.TextIOWrapper(out_b, encoding="utf-8", errors="surrogateescape", newline="\n", write_through=True)
+    err = io.TextIOWrapper(err_b, encoding="utf-8", errors="backslashreplace", newline="\n", write_through=True)
+    saved = sys.stdin, sys.stdout, sys.stderr
+    handlers = [h for h in logging.getLogger("codex_nb").handlers if isinstance(h, logging.StreamHandler)]
+    streams = {h: h.setStream(err) for h in handlers}
+    sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin), out, err
+    try:
+        code = main_fn(list(argv))
+    except SystemExit as e:  # argparse's --help
+        code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+    except Exception:  # what a real process would print before dying
+        err.write(traceback.format_exc())
+        code = "uncaught exception"
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved
+        for h in logging.getLogger("codex_nb").handlers:  # handlers made during the call hold our stream
+            if isinstance(h, logging.StreamHandler) and h.stream is err: h.setStream(streams.get(h) or saved[2])
+    return code, out_b.getvalue().decode("utf-8", "replace"), err_b.getvalue().decode("utf-8", "replace")
+
+
+def files_of(folder) -> dict:
+    "Every file under `folder` (relative name -> bytes), but the run lock, whose content names its last holder."
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file() and p.name != ".lock"}

@@ -3,15 +3,11 @@
 name and nothing on stdout. `codex-train` is fuzzed only against a finished run folder, which must stay byte for
 byte as it was. Everything runs in a temporary folder, never writes outside it and never opens a network socket."""
 import dataclasses
-import io
 import json
-import logging
 import random
 import shutil
 import socket
 import string
-import sys
-import traceback
 from pathlib import Path
 
 import pytest
@@ -22,38 +18,14 @@ from codex_nb.cli import (COMMANDS, data_main, eval_main, generate_main, main, r
 from codex_nb.checkpoint import MOVABLE_KEYS, RUNTIME_KEYS
 from codex_nb.config import Config, flatten, load_config, schema_keys
 
-from conftest import BIN, ROOT, TEST_ENV, run
+from conftest import BIN, ROOT, TEST_ENV, TINY, call_main, files_of, run
 
-TINY = ROOT / "configs" / "tiny.yaml"
 R = random.Random(11)
 AWS = "AKIA" + "".join(R.choice(string.ascii_uppercase + "234567") for _ in range(16))  # a made-up key of the real format
 
 # ---------------------------------------------------------------- calling a command as a process would
 
 NETWORK: list = []  # connection attempts seen by the guard below
-
-
-def call(main_fn, argv, stdin=""):
-    "Run `main_fn(argv)` with stdin/stdout/stderr as a process under a C.UTF-8 locale has them; (exit code, stdout, stderr)."
-    out_b, err_b = io.BytesIO(), io.BytesIO()  # (surrogateescape: argv's undecodable bytes print back as they came)
-    out = io.TextIOWrapper(out_b, encoding="utf-8", errors="surrogateescape", newline="\n", write_through=True)
-    err = io.TextIOWrapper(err_b, encoding="utf-8", errors="backslashreplace", newline="\n", write_through=True)
-    saved = sys.stdin, sys.stdout, sys.stderr
-    handlers = [h for h in logging.getLogger("codex_nb").handlers if isinstance(h, logging.StreamHandler)]
-    streams = {h: h.setStream(err) for h in handlers}
-    sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin), out, err
-    try:
-        code = main_fn(list(argv))
-    except SystemExit as e:  # argparse's --help
-        code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
-    except Exception:  # what a real process would print before dying
-        err.write(traceback.format_exc())
-        code = "uncaught exception"
-    finally:
-        sys.stdin, sys.stdout, sys.stderr = saved
-        for h in logging.getLogger("codex_nb").handlers:  # handlers made during the call hold our stream
-            if isinstance(h, logging.StreamHandler) and h.stream is err: h.setStream(streams.get(h) or saved[2])
-    return code, out_b.getvalue().decode("utf-8", "replace"), err_b.getvalue().decode("utf-8", "replace")
 
 
 def check_contract(prog, argv, code, out, err, allowed=(0, 1, 2)):
@@ -70,16 +42,15 @@ def check_contract(prog, argv, code, out, err, allowed=(0, 1, 2)):
         lines = err.splitlines()
         one_line = len(lines) == 1 and bool(lines[0].strip())
         assert one_line, "exit 2 needs exactly one line on stderr" + ctx
-        named = lines[0].startswith(f"{prog}: ")
+        named = lines[0].startswith(f"{prog}: error: ")
         assert named, ctx
         nothing_done = out == ""
         assert nothing_done, "exit 2 means nothing was done: stdout stays empty" + ctx
 
 
-def fuzz(prog, main_fn, argv, stdin=""):
-    code, out, err = call(main_fn, argv, stdin)
-    check_contract(prog, argv, code, out, err)
-    return code, out, err
+def fuzz(prog, main_fn, argv, stdin="", allowed=(0, 1, 2)):
+    "Run the command in-process on `argv` and check the contract."
+    check_contract(prog, argv, *call_main(main_fn, argv, stdin), allowed=allowed)
 
 # ---------------------------------------------------------------- the world the commands see
 
@@ -243,7 +214,7 @@ def test_validate_config_keeps_the_exit_code_contract(fx, data):
     paths = fx["paths"] + [str(TINY), str(ROOT / "configs" / "default.yaml")]
     file = usually([str(TINY)], st.sampled_from(paths + SURROGATES).map(lambda p: [p]) | st.just([]))
     argv = data.draw(argv_for(file, {"--print": None}, overrides(paths + [str(fx["run"])] + SURROGATES)))
-    check_contract("codex-validate-config", argv, *call(validate_config_main, argv), allowed=(0, 2))
+    fuzz("codex-validate-config", validate_config_main, argv, allowed=(0, 2))
 
 
 @settings(max_examples=30, deadline=None)
@@ -252,7 +223,7 @@ def test_registry_keeps_the_exit_code_contract(data):
     "codex-registry [REGISTRY ...]: 0 or 2, one line on 2."
     names = st.sampled_from(["models", "tokenizers", "datasets", "metrics", "callbacks", "model", "Models", ""])
     argv = data.draw(argv_for(st.just([]), {}, names))
-    check_contract("codex-registry", argv, *call(registry_main, argv), allowed=(0, 2))
+    fuzz("codex-registry", registry_main, argv, allowed=(0, 2))
 
 
 def tokenizer_strategies(fx):
@@ -406,18 +377,14 @@ def test_python_m_codex_nb_dispatch_keeps_the_exit_code_contract(fx, data):
 # ---------------------------------------------------------------- codex-train against a finished run
 
 
-def snapshot(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".lock"}
-
-
 def train_on_finished(fx, argv):
     "Run codex-train `argv` in-process, check the contract (0 or 2), then that the finished folder, run.root and the current folder are as before."
     fin, root = fx["finished"], fx["root"]
-    before, root_before, cwd_before = snapshot(fin), sorted(p.name for p in root.iterdir()), sorted(p.name for p in Path.cwd().iterdir())
+    before, root_before, cwd_before = files_of(fin), sorted(p.name for p in root.iterdir()), sorted(p.name for p in Path.cwd().iterdir())
     try:
-        check_contract("codex-train", argv, *call(train_main, argv), allowed=(0, 2))
+        fuzz("codex-train", train_main, argv, allowed=(0, 2))
     finally:
-        after = snapshot(fin)
+        after = files_of(fin)
         changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
         for k in changed:  # put the folder back, so that the next example (and shrinking) start from the finished run
             if k in before: (fin / k).write_bytes(before[k])

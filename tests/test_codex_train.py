@@ -12,10 +12,9 @@ import pytest
 
 from codex_nb.learner import read_metrics
 
-from conftest import BIN, ROOT, TEST_ENV, assert_usage_error, run
+from conftest import BIN, TEST_ENV, TINY, assert_usage_error, run
 
 TRAIN = BIN / "codex-train"
-TINY = ROOT / "configs" / "tiny.yaml"
 STEPS = 60
 COMMON = [f"training.max_steps={STEPS}", "checkpoint.every=10", "training.eval_every=20", "--quiet"]
 

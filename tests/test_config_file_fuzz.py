@@ -1,8 +1,6 @@
 """Any file given as a config: `load_config(path, overrides)` returns a Config or raises ConfigError/UsageError with one
 line that names the file, an override or a config key, never another exception; `codex-validate-config FILE` on the
 same file exits 0 or 2, with exactly one `codex-validate-config: ` line on 2 and no traceback."""
-import contextlib
-import io
 import re
 
 import pytest
@@ -11,6 +9,8 @@ from hypothesis import Phase, event, given, settings, strategies as st
 
 from codex_nb.cli import validate_config_main
 from codex_nb.config import Config, UsageError, load_config, schema_keys
+
+from conftest import call_main
 
 KEYS = schema_keys()
 SECTIONS = sorted({k.split(".")[0] for k in KEYS})
@@ -85,24 +85,17 @@ def test_any_config_file_gives_a_config_or_a_one_line_error_naming_something(cfg
     assert other is None, f"load_config raised {other}, not a ConfigError"
 
 
-def validate(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = validate_config_main(argv)
-    return code, out.getvalue(), err.getvalue()
-
-
 @settings(max_examples=60, deadline=None, phases=NO_EXPLAIN)
 @given(content=FILES)
 def test_codex_validate_config_on_any_file_exits_0_or_2_with_one_line(cfg_file, content):
     "codex-validate-config FILE: 0 with the plan, or 2 with exactly one `codex-validate-config: ` line; never a traceback."
     path = cfg_file
     path.write_bytes(content)
-    code, out, err = validate([str(path)])
+    code, out, err = call_main(validate_config_main, [str(path)])
     clean = "Traceback" not in err and "internal error" not in err
     assert clean, err[:2000]  # (plain booleans: pytest's introspection of a 20 kB message is slow)
     assert code in (0, 2), (code, err[:2000])
     if code == 0: assert out.startswith(f"{path}: valid"), out
     else:
-        one_line = out == "" and len(err.splitlines()) == 1 and err.startswith("codex-validate-config: ")
+        one_line = out == "" and len(err.splitlines()) == 1 and err.startswith("codex-validate-config: error: ")
         assert one_line, err[:2000]

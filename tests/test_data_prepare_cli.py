@@ -3,11 +3,10 @@ import json
 
 import pytest
 
-from conftest import BIN, ROOT, assert_usage_error, run
+from conftest import BIN, TINY, assert_usage_error, run
 
 DATA = BIN / "codex-data"
 TOK = BIN / "codex-tokenizer"
-TINY = ROOT / "configs/tiny.yaml"
 
 
 def make_corpus(path, n=6):

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import BIN, ROOT, TEST_ENV, run
+from conftest import BIN, ROOT, TEST_ENV, TINY, run
 
 from codex_nb.checkpoint import RunLock, write_sums
 from codex_nb.learner import read_metrics
@@ -55,7 +55,6 @@ def test_two_processes_mask_the_global_batch_as_one_process_of_batch_8_does(tmp_
 
 # --- codex-train under torchrun -------------------------------------------------------------------------------------
 
-TINY = ROOT / "configs" / "tiny.yaml"
 
 
 def codex_train(run_dir, *args, nproc=1, timeout=600):

@@ -20,10 +20,10 @@ import pytest
 from safetensors.torch import load_file
 
 from codex_nb.data import sums_problem
+from codex_nb.learner import read_metrics
 
-from conftest import BIN, ROOT, TEST_ENV, assert_usage_error, run
+from conftest import BIN, TEST_ENV, TINY, assert_usage_error, files_of, run
 
-TINY = ROOT / "configs/tiny.yaml"
 TRAIN = BIN / "codex-train"
 
 
@@ -47,11 +47,6 @@ def train(run_dir, root, *extra, env=None, timeout=300, preexec_fn=None):
     return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=full_env, timeout=timeout, preexec_fn=preexec_fn)
 
 
-def files_of(folder) -> dict:
-    "Every file under `folder` (relative name -> bytes), but the lock file, whose content names its last holder."
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file() and p.name != ".lock"}
-
-
 def cut_back_to(run_dir, step:int) -> bytes:
     "Make a finished run look killed just after its checkpoint of `step`; return the final model's bytes it had."
     cks = Path(run_dir) / "checkpoints"
@@ -63,14 +58,9 @@ def cut_back_to(run_dir, step:int) -> bytes:
     return final
 
 
-def last_losses(run_dir) -> dict:
+def last_losses(metrics_file) -> dict:
     "The last logged loss per (split, step), as readers take them."
-    out = {}
-    for line in (Path(run_dir) / "metrics.ndjson").read_text().splitlines():
-        try: rec = json.loads(line)
-        except json.JSONDecodeError: continue
-        out[(rec["split"], rec["step"])] = rec["loss"]
-    return out
+    return {key: rec["loss"] for key, rec in read_metrics(metrics_file).items()}
 
 
 def in_mount_namespace(script:str, timeout=600) -> subprocess.CompletedProcess:
@@ -116,10 +106,7 @@ cp {rd}/checkpoints/step-00000030/model.safetensors {out}/final.safetensors; cp 
     assert (out / "sums1").read_text().strip() == "0"  # the last checkpoint verifies with sha256sum
     assert (out / "rc2").read_text().strip() == "0", (out / "err2").read_text()
     assert (out / "final.safetensors").read_bytes() == (ref / "checkpoints/step-00000030/model.safetensors").read_bytes()
-    ref_losses, got = last_losses(ref), {}
-    for line in (out / "metrics.ndjson").read_text().splitlines():
-        rec = json.loads(line); got[(rec["split"], rec["step"])] = rec["loss"]
-    assert got == ref_losses
+    assert last_losses(out / "metrics.ndjson") == last_losses(ref / "metrics.ndjson")
 
 
 def as_nobody(args, cwd, home):
@@ -242,7 +229,7 @@ def test_a_data_preparation_killed_at_any_stage_leaves_nothing_half_done_and_a_r
 def test_damaged_cache_files_are_rebuilt_with_a_warning_and_the_resumed_run_is_exact(tmp_path):
     root, rd = tmp_path / "cache", tmp_path / "run"
     assert train(rd, root, "training.max_steps=40", "checkpoint.every=20").returncode == 0
-    want, want_losses = cut_back_to(rd, 20), last_losses(rd)  # as if killed after step 20's checkpoint
+    want, want_losses = cut_back_to(rd, 20), last_losses(rd / "metrics.ndjson")  # as if killed after step 20's checkpoint
     manifest = json.loads((rd / "data" / "manifest.json").read_text())
     tok = Path(manifest["tokenizer"]["cache"]) / "tokenizer.json"
     tok.write_bytes(tok.read_bytes()[:1000])  # a corrupted tokenizer.json: cut short
@@ -253,7 +240,7 @@ def test_damaged_cache_files_are_rebuilt_with_a_warning_and_the_resumed_run_is_e
     warned = [line for line in r.stderr.splitlines() if "is damaged" in line]
     assert len(warned) == 2 and "tokenizer.json" in warned[0] and "train.bin" in warned[1], r.stderr
     assert (rd / "checkpoints/step-00000040/model.safetensors").read_bytes() == want
-    assert last_losses(rd) == want_losses
+    assert last_losses(rd / "metrics.ndjson") == want_losses
     for kind in ("tokenizers", "datasets"): assert len(list((root / ".cache" / kind).glob(".corrupt-*"))) == 1  # moved aside
 
 

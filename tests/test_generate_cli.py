@@ -10,9 +10,8 @@ from safetensors.torch import load_file
 from codex_nb.generation import generate, load_for_inference
 from codex_nb.learner import read_metrics
 
-from conftest import BIN, ROOT, assert_usage_error, run
+from conftest import BIN, TINY, assert_usage_error, run
 
-TINY = ROOT / "configs" / "tiny.yaml"
 GEN = BIN / "codex-generate"
 
 

@@ -14,9 +14,8 @@ import pytest
 from codex_nb.learner import read_metrics
 from codex_nb.monitoring import read_ndjson, rotated_files
 
-from conftest import BIN, ROOT, TEST_ENV, assert_usage_error, run
+from conftest import BIN, TEST_ENV, TINY, assert_usage_error, run
 
-TINY = ROOT / "configs" / "tiny.yaml"
 
 
 def train(tmp, name, *extra, expect=0):

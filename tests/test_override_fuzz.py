@@ -4,9 +4,8 @@ from hypothesis import strategies as st
 
 from codex_nb.config import ConfigError, Config, load_config, schema_keys
 
-from conftest import ROOT
+from conftest import TINY
 
-TINY = ROOT / "configs/tiny.yaml"
 keys = st.sampled_from(schema_keys() + ["training", "model", "nope", "training.nope", "a.b.c"])
 values = st.one_of(st.text(max_size=12), st.integers().map(str), st.floats(allow_nan=True).map(str),
                    st.sampled_from(["null", "[]", "{}", "[1, 2]", "{a: 1}", "true", "-1", "1e400", "'", "[", "${x}"]))

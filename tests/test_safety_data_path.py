@@ -10,9 +10,8 @@ import numpy as np
 from codex_nb.data import read_tokens
 from codex_nb.tokenization import load_tokenizer
 
-from conftest import BIN, ROOT, run
+from conftest import BIN, TINY, run
 
-TINY = ROOT / "configs" / "tiny.yaml"
 R = random.Random(11)
 def rs(chars, n): return "".join(R.choice(chars) for _ in range(n))
 

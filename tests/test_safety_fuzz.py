@@ -3,8 +3,6 @@ the policy guard never raise anything but a `SafetyViolation`, findings are well
 copied byte for byte by `redact_file`, and `codex-safety scan FILE` exits 0 or 1 (1 exactly when something is found),
 never 2 or a traceback. (tests/test_safety_detectors.py already checks that redaction removes planted secrets and is
 idempotent around any text; this file does not repeat that.)"""
-import contextlib
-import io
 import random
 import string
 
@@ -12,8 +10,10 @@ from hypothesis import event, given, settings, strategies as st
 
 from codex_nb.cli import safety_main
 from codex_nb.config import SafetyConfig
-from codex_nb.safety import (KINDS, SafetyViolation, clean_document, dangerous_code, guard, prompt_injection, read_text, redact, redact_file,
+from codex_nb.safety import (DANGER_RULES, INJECTION_RULES, KINDS, SafetyViolation, clean_document, dangerous_code, guard, prompt_injection, read_text, redact, redact_file,
                              scan_file, scan_text)
+
+from conftest import call_main
 
 R = random.Random(5)
 AWS = "AKIA" + "".join(R.choice(string.ascii_uppercase + "234567") for _ in range(16))  # made up, of the real format
@@ -40,7 +40,7 @@ def test_findings_are_well_formed_spans_of_the_text(text):
         assert text[f.start:f.end] == f.value
         assert f.line == text.count("\n", 0, f.start) + 1
         end = f.end
-    red, counts = redact(text, found)
+    _, counts = redact(text, found)
     assert sum(counts.values()) == len(found)
     assert redact(text, [])[0] == text
 
@@ -56,7 +56,8 @@ def test_the_policy_guard_only_ever_blocks_with_a_safety_violation(text, surface
     else:
         assert isinstance(g.text, str)
         if policy == "allow" and rule != "block": assert g.text == text
-    dangerous_code(text), prompt_injection(text)
+    for hits, rules in ((dangerous_code(text), DANGER_RULES), (prompt_injection(text), INJECTION_RULES)):
+        assert all(h.rule in rules and h.reason and 1 <= h.line <= text.count("\n") + 1 for h in hits), hits  # a rule, on a line of the text
     assert isinstance(clean_document(text, cfg), str)
 
 
@@ -69,29 +70,24 @@ FILE_BYTES = st.one_of(
 )
 
 
-def cli(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = safety_main(argv)
-    return code, out.getvalue(), err.getvalue()
-
-
 @settings(max_examples=120, deadline=None)
 @given(data=FILE_BYTES)
 def test_any_file_scans_and_redacts_without_error_and_the_copy_is_the_redacted_text(tmp_path_factory, data):
     "scan_file and redact_file take any bytes; the copy is redact() of the file's text in its own encoding: byte for byte the file when nothing is found."
     d = tmp_path_factory.mktemp("safety-bytes")
     (d / "f.txt").write_bytes(data)
-    name, found = scan_file(d / "f.txt")
+    _, found = scan_file(d / "f.txt")
     counts = redact_file(d / "f.txt", d / "out" / "f.txt")
     copy = (d / "out" / "f.txt").read_bytes()
     got = read_text(d / "f.txt")
-    event("binary" if got is None else f"{min(len(scan_text(got[0])), 2)} finding(s)")
-    if got is None: assert found is None and counts is None and copy == data  # binary: copied as is
+    if got is None:
+        event("binary")
+        assert found is None and counts is None and copy == data  # binary: copied as is
     else:
         text, encoding = got
         assert text.encode(encoding) == data  # the decoding is exact
         red, want = redact(text)
+        event(f"{min(sum(want.values()), 2)} finding(s)")
         assert copy == red.encode(encoding) and counts == want
         if not want: assert copy == data
 
@@ -102,7 +98,7 @@ def test_codex_safety_scan_exits_0_or_1_on_any_file(tmp_path_factory, data, no_p
     "codex-safety scan FILE: 1 exactly when scan_file finds something (secrets only with --no-pii), else 0; never 2, never a traceback."
     f = tmp_path_factory.mktemp("safety-cli") / "f.py"
     f.write_bytes(data)
-    code, out, err = cli(["scan", str(f), "--workers", "1"] + ["--no-pii"] * no_pii)
+    code, out, err = call_main(safety_main, ["scan", str(f), "--workers", "1"] + ["--no-pii"] * no_pii)
     _, found = scan_file(f)
     want = [x for x in found or [] if not (no_pii and x.pii)]
     event("binary" if found is None else f"exit {1 if want else 0}")

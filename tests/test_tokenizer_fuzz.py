@@ -4,9 +4,6 @@ exceptions: a literal U+2581 comes back as a space, and in sp-unigram a byte pie
 that byte), so each is checked on unicode, whitespace runs, tabs, CR/LF, control characters, emoji, combining marks
 and long runs; and `codex-tokenizer encode` then `decode` gives the text back for byte-level BPE, from `--text` and
 from `--file`."""
-import contextlib
-import io
-
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
@@ -14,6 +11,8 @@ from codex_nb.cli import tokenizer_main
 from codex_nb.config import DataConfig
 from codex_nb.data import iter_documents
 from codex_nb.tokenization import save_tokenizer, train_tokenizer
+
+from conftest import call_main
 
 KINDS = ["bpe", "unigram", "wordpiece", "sp-unigram", "sp-bpe"]
 CORPUS = [d.text for d in iter_documents(DataConfig(source="stdlib:json"))] + ["a\r\nb\tc  é 中文 🙂\r\n\n   x = 1\n"]
@@ -53,11 +52,7 @@ def test_every_kind_decodes_what_it_encoded_exactly(tokenizers, kind, text):
 
 def cli(argv, stdin=""):
     "codex-tokenizer in-process, `stdin` as its standard input: (exit code, stdout, stderr)."
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        mp.setattr("sys.stdin", io.StringIO(stdin))
-        code = tokenizer_main(argv)
-    return code, out.getvalue(), err.getvalue()
+    return call_main(tokenizer_main, argv, stdin)
 
 
 @pytest.fixture(scope="module")
