@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import best_of, machine  # noqa: E402
 
 from codex_nb.config import ModelConfig  # noqa: E402
-from codex_nb.generation import export_hf, generate  # noqa: E402
+from codex_nb.models import export_hf  # noqa: E402
+from codex_nb.generation import generate
 from codex_nb.models import build_gpt, save_model_folder  # noqa: E402
 from codex_nb.tokenization import train_tokenizer  # noqa: E402
 

@@ -42,7 +42,7 @@ def fit(steps, monitored, tmp, i):
     t0 = time.perf_counter()
     learn.fit()
     total = time.perf_counter() - t0
-    from codex_nb.monitoring import read_ndjson
+    from codex_nb.io import read_ndjson
     tps = [r["tokens_per_s"] for r in read_ndjson(run / "metrics.ndjson") if r["split"] == "train"][10:]
     steady = statistics.median(tps)
     return steady, total - steps * 12 * 64 / steady  # tokens/s per step, seconds beyond the steps

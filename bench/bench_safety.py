@@ -13,7 +13,7 @@ from common import machine  # noqa: E402
 
 from codex_nb.config import DataConfig  # noqa: E402
 from codex_nb.data import iter_documents, stdlib_root  # noqa: E402
-from codex_nb.safety import KINDS, evaluate_labelled, scan_paths, scan_text  # noqa: E402
+from codex_nb.secrets import KINDS, evaluate_labelled, scan_paths, scan_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,6 +2,22 @@
 
 Modules:
 
-- `codex_nb.execution`: Run untrusted generated code: one fresh process per sample, in its own Linux namespaces, as an unprivileged user, with rlimits, a wall-clock timeout that kills everything it started, and capped output."""
+- `codex_nb.checkpoint`: Checkpoints that are whole, atomic, verified on load, never unpickled, retained by policy — and a resume that continues bit for bit.
+- `codex_nb.config`: Typed configuration: a dataclass schema, YAML recipes, dotted overrides, and errors that say which key is wrong, what it held and what is allowed.
+- `codex_nb.data`: Streamed corpora from files, folders, globs, JSONL / Parquet / text and the standard library; a dataset manifest; deterministic splits; token shards; the preparation of a run's data, cached by content; and a sampler whose position is part of the checkpoint.
+- `codex_nb.evaluation`: Functional correctness and held-out quality of a trained model: HumanEval and samples files scored with pass@k in the sandbox, reports with plots, and perplexity of any text.
+- `codex_nb.execution`: Run untrusted generated code: one fresh process per sample, in its own Linux namespaces, as an unprivileged user, with rlimits, a wall-clock timeout that kills everything it started, and capped output.
+- `codex_nb.generation`: Sampling with a KV cache (temperature, top-k, top-p, stop sequences, streaming, batched prompts) and loading a checkpoint for inference.
+- `codex_nb.io`: Files that survive crashes: atomic writes, fsync, `SHA256SUMS` folders, and append-only NDJSON logs with rotation.
+- `codex_nb.learner`: One small training loop with events, in fastai's style; everything optional — logging, evaluation, progress, clipping, the NaN guard, checkpoints — is a callback.
+- `codex_nb.metrics`: A registry of metrics with honest values: token accuracy, perplexity and bits per byte accumulated over tokens; exact match, token F1, BLEU, chrF and ROUGE-L from the reference libraries; pass@k with the unbiased estimator.
+- `codex_nb.models`: `gpt`, our compact decoder (GPT-2-shaped or Llama-shaped); `hf-gpt2` and `hf-llama` from `transformers` configs; a MiniLM-style `minilm` encoder; losses that count their tokens; LoRA through peft; a self-contained model folder; exact export to and import from `transformers`.
+- `codex_nb.monitoring`: System metrics sampled in the background, structured logging, plots of a run, and TensorBoard — at a cost measured against the same run without them.
+- `codex_nb.registry`: Models, tokenizers, datasets, metrics and callbacks registered by name, and discovered from plugin packages through Python entry points.
+- `codex_nb.repro`: Seeds, deterministic mode, capture and restore of every random-number generator, and an environment fingerprint.
+- `codex_nb.safety`: The guard for prompts and generations: the per-kind policy on secrets and personal data, dangerous generated code, and prompt injection.
+- `codex_nb.secrets`: Secrets and personal data found in one pass with compiled patterns behind keyword prefilters, redacted with typed placeholders in training data, logs, configs and environment fingerprints; the data's redaction policy.
+- `codex_nb.tokenization`: Five tokenizer kinds trained from a stream — byte-level BPE, Unigram and WordPiece with 🤗 tokenizers, Unigram and BPE with SentencePiece — saved as one `tokenizer.json` that `transformers` loads; and the end-of-text token of a folder.
+- `codex_nb.tracking`: MLflow tracking that never breaks training: params that never crash, metrics under the contract's names logged off the training thread, one MLflow run across resumes, FAILED on a crash, and a callback for Hugging Face Trainer users."""
 
 __version__ = "0.1.0"

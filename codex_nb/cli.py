@@ -32,7 +32,8 @@ from pathlib import Path
 from . import __version__
 from .config import CodexError, Config, ConfigError, UsageError, config_yaml, flatten, load_config
 from .registry import registry_table
-from .safety import guard, redact
+from .safety import guard
+from .secrets import redact
 
 # %% ../nbs/14_cli.ipynb #a8c946bb
 class CliParser(argparse.ArgumentParser):
@@ -136,9 +137,9 @@ def apply_init_from(cfg:Config) -> Config:
     "Fill the model keys (and an empty `tokenizer.path`) from the model folder that `model.init_from` names."
     from dataclasses import fields
     from codex_nb.config import ModelConfig
-    from codex_nb.generation import resolve_checkpoint
+    from codex_nb.models import resolve_checkpoint
     from codex_nb.models import read_model_config
-    from codex_nb.generation import tokenizer_kind_of
+    from codex_nb.models import tokenizer_kind_of
     from codex_nb.tokenization import load_tokenizer
     m = cfg.model
     if not m.init_from: return cfg
@@ -215,7 +216,7 @@ def resolve_cli_config(args:list[str]) -> tuple[Config, str]:
 def _mb(n:int) -> str: return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 def _data_prepare(a) -> int:
-    from codex_nb.tokenization import prepare_data, resolve_run_dir
+    from codex_nb.data import prepare_data, resolve_run_dir
     cfg, label = resolve_cli_config(a.args)
     run_dir = resolve_run_dir(apply_init_from(cfg))
     m = prepare_data(cfg, run_dir, progress=not a.quiet)
@@ -285,7 +286,7 @@ def _tok_train(a) -> int:
     from codex_nb.tokenization import save_tokenizer, train_tokenizer
     docs, stats = _corpus_texts(a.corpus, a.include)
     from codex_nb.config import SafetyConfig
-    from codex_nb.safety import clean_document
+    from codex_nb.secrets import clean_document
     policy = SafetyConfig()  # the schema's data policy: secrets and personal data never shape a vocabulary
     texts = (clean_document(d.text, policy) for d in _peeked(docs, f"--corpus {' '.join(a.corpus)}", stats))
     tok = train_tokenizer(texts, a.kind, a.vocab_size, a.min_frequency, a.sample_bytes, show_progress=not a.quiet)
@@ -418,7 +419,7 @@ def tokenizer_main(argv:list[str]|None=None) -> int:
 # %% ../nbs/14_cli.ipynb #0dd904c4
 def _checkpoint_folder(path:str) -> Path:
     "A training checkpoint from `--resume-from PATH`: what `--checkpoint` takes, holding the loop state (meta.json) too."
-    from codex_nb.generation import resolve_checkpoint
+    from codex_nb.models import resolve_checkpoint
     folder = resolve_checkpoint(path, "--resume-from")
     if not (folder / "meta.json").is_file():
         raise UsageError(f"--resume-from {path}: not a checkpoint of a training run (a model folder without meta.json); "
@@ -472,7 +473,7 @@ def _build_learner(cfg:Config, run_dir:Path, manifest:dict, quiet:bool, resuming
                          "from a transformers model), or set model.lora_r=0")
     model = models[m.name](m)
     if m.init_from and not resuming:  # a resumed run's weights (the frozen base included) come from its checkpoint
-        from codex_nb.generation import resolve_checkpoint
+        from codex_nb.models import resolve_checkpoint
         from codex_nb.models import load_model_folder
         model.load_state_dict(load_model_folder(resolve_checkpoint(m.init_from)).state_dict())
     if m.lora_r:
@@ -515,7 +516,7 @@ def _prepare_run(cfg:Config, run_dir:Path, a) -> tuple:
     from codex_nb.learner import world
     from codex_nb.models import auto_precision, resolve_device
     from codex_nb.repro import save_fingerprint
-    from codex_nb.tokenization import prepare_data, write_run_data
+    from codex_nb.data import prepare_data, write_run_data
     resuming = a.resume_from is not None and any((run_dir / "checkpoints").glob("step-*"))
     if a.resume_from == "auto" and not resuming: print(f"no checkpoint in {run_dir}: starting a fresh run", file=sys.stderr)
     old = read_manifest(run_dir) if resuming else None
@@ -694,7 +695,7 @@ def _train_in_folder(cfg:Config, a) -> int:
     "Check the run folder and the request against it (on every rank, the same answers), then lock it and train."
     from codex_nb.checkpoint import RunLock
     from codex_nb.learner import on_rank0, world
-    from codex_nb.tokenization import resolve_run_dir
+    from codex_nb.data import resolve_run_dir
     config, overrides = _split_config_args(a.args)
     run_dir = Path(on_rank0(lambda: str(resolve_run_dir(cfg))))  # one folder for every rank, a timestamped one too
     if run_dir.exists() and not run_dir.is_dir(): raise UsageError(f"run.dir {run_dir} is a file, not a folder")
@@ -828,7 +829,8 @@ def generate_cmd(argv:list[str]) -> int:
                    help="safety policy for this call, e.g. generations=block 'kinds=[email=allow]' (default: the checkpoint's config)")
     a = p.parse_args(argv)
     _one_line_warnings("codex-generate")
-    from codex_nb.generation import check_sampling, end_token_id, generate, load_for_inference
+    from codex_nb.generation import check_sampling, generate, load_for_inference
+    from codex_nb.tokenization import end_token_id
     from codex_nb.models import resolve_device
     check_sampling(a.max_new_tokens, a.temperature, a.top_k, a.top_p)
     prompt = input_text(a.prompt, a.prompt_file, "--prompt", "--prompt-file")  # the file exactly, newlines included
@@ -860,7 +862,7 @@ def export_hf_cmd(argv:list[str]) -> int:
     a = p.parse_args(argv)
     _one_line_warnings("codex-export-hf")
     _quiet_transformers()
-    from codex_nb.generation import export_hf
+    from codex_nb.models import export_hf
     s = export_hf(a.checkpoint, a.out)
     print(f"exported {s['from']} to {s['out']} as {s['architecture']} (max abs logit difference {s['max_abs_logit_diff']:.1e}); "
           f"load it with AutoModelForCausalLM.from_pretrained and AutoTokenizer.from_pretrained")
@@ -878,7 +880,7 @@ def import_hf_cmd(argv:list[str]) -> int:
     a = p.parse_args(argv)
     _one_line_warnings("codex-import-hf")
     _quiet_transformers()
-    from codex_nb.generation import import_hf
+    from codex_nb.models import import_hf
     s = import_hf(a.src, a.out)
     print(f"imported {s['from']} ({s['shape']}) to {s['out']} as a gpt model folder (max abs logit difference {s['max_abs_logit_diff']:.1e})")
     return 0
@@ -916,7 +918,7 @@ def _finish_eval(summary:dict, out:Path):
 
 def _eval_humaneval(a) -> int:
     from codex_nb.generation import check_sampling, load_for_inference
-    from codex_nb.metrics import humaneval_report, humaneval_samples, read_problems, score_samples, write_jsonl
+    from codex_nb.evaluation import humaneval_report, humaneval_samples, read_problems, score_samples, write_jsonl
     from codex_nb.models import resolve_device
     ks = _ks(a.k)
     if a.n_samples < 1: raise UsageError(f"--n-samples must be 1 or more, got {a.n_samples}")
@@ -947,7 +949,7 @@ def _eval_humaneval(a) -> int:
     return 0
 
 def _eval_samples(a) -> int:
-    from codex_nb.metrics import humaneval_report, read_problems, read_samples, score_samples
+    from codex_nb.evaluation import humaneval_report, read_problems, read_samples, score_samples
     ks = _ks(a.k)
     sandbox = _sandbox(a)
     problems = read_problems(a.problems)
@@ -961,7 +963,7 @@ def _eval_samples(a) -> int:
 
 def _eval_perplexity(a) -> int:
     from codex_nb.generation import load_for_inference
-    from codex_nb.metrics import text_perplexity, write_report
+    from codex_nb.evaluation import text_perplexity, write_report
     from codex_nb.models import resolve_device
     from codex_nb.tokenization import EOT
     model, tok, folder = load_for_inference(a.checkpoint, resolve_device(a.device, "--device"))
@@ -1033,7 +1035,7 @@ def eval_main(argv:list[str]|None=None) -> int:
 
 # %% ../nbs/14_cli.ipynb #c1400502
 def _safety_scan(a) -> int:
-    from codex_nb.safety import scan_paths
+    from codex_nb.secrets import scan_paths
     if a.workers < 0: raise UsageError(f"--workers must be 0 (one per core) or more, got {a.workers}")
     n_files = n_found = n_binary = 0
     try:
@@ -1051,7 +1053,7 @@ def _safety_scan(a) -> int:
 
 def _redact_targets(paths:list[str], out:Path, exclude:list[str]) -> list[tuple[Path, Path]]:
     "(source, destination) for every file under `paths`; refuses outputs inside the inputs and clashing names."
-    from codex_nb.safety import walk
+    from codex_nb.secrets import walk
     pairs, seen = [], {}
     for p in map(Path, paths):
         if not p.exists(): raise UsageError(f"{p}: no such file or folder")
@@ -1065,7 +1067,7 @@ def _redact_targets(paths:list[str], out:Path, exclude:list[str]) -> list[tuple[
     return pairs
 
 def _safety_redact(a) -> int:
-    from codex_nb.safety import redact_file
+    from codex_nb.secrets import redact_file
     out = Path(a.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())): raise UsageError(f"--out {out}: exists and is not an empty folder")
     pairs = _redact_targets(a.paths, out, a.exclude)
@@ -1104,7 +1106,7 @@ EXPERIMENT_PARAMETERS = {  # parameter -> config key it sets (None: not a config
 def check_parameters(params:dict) -> tuple[Config, list[str]]:
     "Validate an experiment's parameters against the config schema; the resolved config and the `codex-train` arguments that give it."
     import difflib
-    from codex_nb.tokenization import resolve_run_dir
+    from codex_nb.data import resolve_run_dir
     unknown = sorted(set(params) - set(EXPERIMENT_PARAMETERS))
     if unknown:
         close = difflib.get_close_matches(unknown[0], EXPERIMENT_PARAMETERS, n=1)

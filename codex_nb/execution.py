@@ -2,7 +2,7 @@
 unprivileged user, with rlimits, a wall-clock timeout that kills everything it started, and capped output.
 
 A plain module (not exported from a notebook: it is mechanism, tested by tests/test_execution_sandbox.py);
-nbs/10_execution.ipynb explains it and lists exactly what is and is not isolated.
+nbs/12_execution.ipynb explains it and lists exactly what is and is not isolated.
 
 How a sample runs (`run_code`):
 

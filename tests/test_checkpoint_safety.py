@@ -9,8 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codex_nb.checkpoint import (FORMAT_VERSION, CheckpointManager, Checkpointer, CorruptCheckpoint, load_checkpoint,
-                                 to_keep, verify_checkpoint, write_sums)
+from codex_nb.checkpoint import FORMAT_VERSION, CheckpointManager, Checkpointer, CorruptCheckpoint, load_checkpoint, to_keep, verify_checkpoint
+from codex_nb.io import write_sums
 from codex_nb.config import CodexError, ModelConfig, TrainingConfig
 from codex_nb.learner import Learner, TokenBatches
 from codex_nb.models import build_gpt

@@ -12,7 +12,8 @@ import time
 import pytest
 from conftest import BIN, ROOT, TEST_ENV, TINY, run
 
-from codex_nb.checkpoint import RunLock, write_sums
+from codex_nb.checkpoint import RunLock
+from codex_nb.io import write_sums
 from codex_nb.learner import read_metrics
 
 SCRIPT = ROOT / "tests" / "ddp_learner.py"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from codex_nb.data import sums_problem
+from codex_nb.io import sums_problem
 from codex_nb.learner import read_metrics
 
 from conftest import BIN, TEST_ENV, TINY, assert_usage_error, files_of, run
@@ -294,7 +294,7 @@ def test_a_checkpoint_of_a_newer_format_is_refused_and_left_in_place(tmp_path):
     ck = rd / "checkpoints" / "step-00000010"
     meta = json.loads((ck / "meta.json").read_text())
     (ck / "meta.json").write_text(json.dumps({**meta, "format_version": meta["format_version"] + 1}))
-    from codex_nb.data import write_sums
+    from codex_nb.io import write_sums
     write_sums(ck)
     before = files_of(rd)
     r = train(rd, root, "training.max_steps=20", "--resume-from", "auto")

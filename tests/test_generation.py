@@ -7,7 +7,8 @@ import torch
 from safetensors.torch import load_file
 
 from codex_nb.config import ModelConfig, UsageError
-from codex_nb.generation import export_hf, generate, import_hf, load_for_inference, stream
+from codex_nb.models import export_hf, import_hf
+from codex_nb.generation import generate, load_for_inference, stream
 from codex_nb.models import apply_lora, build_hf_gpt2, build_hf_llama, build_minilm, GPT, save_model_folder
 from codex_nb.tokenization import EOT, train_tokenizer
 
@@ -230,7 +231,7 @@ def test_export_of_a_tokenizer_without_our_special_tokens_declares_only_what_it_
 def test_an_imported_llamas_own_end_token_ends_generation(tmp_path):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM
-    from codex_nb.generation import end_token_id
+    from codex_nb.tokenization import end_token_id
     t = Tokenizer(models.BPE())
     t.pre_tokenizer, t.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
     t.train_from_iterator(["def f(x):\n    return x\n"] * 50, trainers.BpeTrainer(vocab_size=300, special_tokens=["<s>", "</s>"],

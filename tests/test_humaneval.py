@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from codex_nb.metrics import read_problems, write_jsonl
+from codex_nb.evaluation import read_problems, write_jsonl
 
 from conftest import BIN, ROOT, assert_usage_error, run
 

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from codex_nb.learner import read_metrics
-from codex_nb.monitoring import read_ndjson, rotated_files
+from codex_nb.io import read_ndjson, rotated_files
 
 from conftest import BIN, TEST_ENV, TINY, assert_usage_error, run
 
@@ -141,7 +141,7 @@ print(MlflowClient(tracking_uri=default_uri(cfg)).get_run(tracker.run.run_id).in
 
 
 def test_a_torn_line_does_not_swallow_the_next_record(tmp_path):
-    from codex_nb.monitoring import NDJSONLog
+    from codex_nb.io import NDJSONLog
     f = tmp_path / "m.ndjson"
     f.write_text('{"step": 1, "split": "train", "loss": 1}\n{"step": 2, "split": "tr')  # killed mid-line
     log = NDJSONLog(f); log.write({"step": 2, "split": "train", "loss": 2}); log.close()

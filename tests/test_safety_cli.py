@@ -157,7 +157,7 @@ def test_a_secret_split_between_prompt_and_completion_never_reaches_stdout(strea
 
 
 def test_dangerous_code_split_between_prompt_and_completion_is_blocked():
-    from codex_nb.safety import SafetyViolation
+    from codex_nb.secrets import SafetyViolation
     with pytest.raises(SafetyViolation, match="recursive_delete"): _stream(["/')\n"], "import os\nos.system('rm -rf ", stream=False)
     shown, text = _stream(["print(1)\n"], "# never run rm -rf / here\n", stream=False)  # the prompt alone is not the model's doing
     assert text.endswith("print(1)\n")

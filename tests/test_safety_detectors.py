@@ -11,7 +11,8 @@ from hypothesis import given, settings, strategies as st
 
 from codex_nb.config import DataConfig, SafetyConfig
 from codex_nb.data import iter_documents
-from codex_nb.safety import KINDS, evaluate_labelled, guard, redact, scan_text
+from codex_nb.secrets import KINDS, evaluate_labelled, redact, scan_text
+from codex_nb.safety import guard
 
 from conftest import ROOT
 

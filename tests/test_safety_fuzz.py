@@ -10,8 +10,8 @@ from hypothesis import event, given, settings, strategies as st
 
 from codex_nb.cli import safety_main
 from codex_nb.config import SafetyConfig
-from codex_nb.safety import (DANGER_RULES, INJECTION_RULES, KINDS, SafetyViolation, clean_document, dangerous_code, guard, prompt_injection, read_text, redact, redact_file,
-                             scan_file, scan_text)
+from codex_nb.safety import DANGER_RULES, INJECTION_RULES, dangerous_code, guard, prompt_injection
+from codex_nb.secrets import KINDS, SafetyViolation, clean_document, read_text, redact, redact_file, scan_file, scan_text
 
 from conftest import call_main
 
