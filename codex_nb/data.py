@@ -359,7 +359,7 @@ class WindowSampler:
     "Random non-overlapping windows over a token stream, with a small resumable state."
     def __init__(self,
                  n_tokens:int, # length of the token stream
-                 block_size:int, # tokens per training sequence (a window holds one more, for the targets)
+                 block_size:int, # tokens per training sequence
                  batch_size:int, # sequences per process per micro-step
                  grad_accum:int=1, # micro-steps per optimizer step
                  world_size:int=1, # processes sharing the global batch
@@ -416,11 +416,9 @@ def epoch(self:WindowSampler) -> float:
 
 def get_batch(tokens:np.ndarray, # the memory-mapped token stream
               starts:list[int], # window starts from the sampler
-              block_size:int) -> tuple[torch.Tensor, torch.Tensor]:
-    "Inputs and next-token targets, `(len(starts), block_size)` int64 tensors."
-    w = np.stack([np.asarray(tokens[s:s + block_size + 1], dtype=np.int64) for s in starts])
-    t = torch.from_numpy(w)
-    return t[:, :-1], t[:, 1:]
+              block_size:int) -> torch.Tensor:
+    "The windows at `starts`, a `(len(starts), block_size)` int64 tensor: a model's `input_ids` and, unshifted, its `labels`."
+    return torch.from_numpy(np.stack([np.asarray(tokens[s:s + block_size], dtype=np.int64) for s in starts]))
 
 # %% ../nbs/06_data.ipynb #14e016ab
 def resolve_run_dir(cfg:Config) -> Path:

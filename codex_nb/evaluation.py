@@ -159,28 +159,28 @@ def text_perplexity(model, ids:list[int], # the text's token ids (documents join
     "Token metrics of `model` over `ids` in consecutive windows, and the mean loss by position in the window."
     import torch.nn.functional as F
     if len(ids) < 2: raise UsageError("the text has fewer than 2 tokens: nothing to predict")
+    if block_size < 2: raise UsageError("block_size must be at least 2: a window of one token predicts nothing")
     t = torch.tensor(ids, dtype=torch.long)
-    starts = list(range(0, len(ids) - 1, block_size))
+    starts = list(range(0, len(ids) - 1, block_size - 1))  # windows overlap by one token: every token after the first is predicted once
     device = next(model.parameters()).device
     pos_sum, pos_n = torch.zeros(block_size, dtype=torch.float64), torch.zeros(block_size, dtype=torch.long)
     def batches():
         for i in range(0, len(starts), batch_size):
             xs, ys = [], []
             for s0 in starts[i:i + batch_size]:
-                x, y = t[s0:s0 + block_size], t[s0 + 1:s0 + block_size + 1]
-                x = x[:len(y)]
-                pad = block_size - len(y)
-                xs.append(F.pad(x, (0, pad))); ys.append(F.pad(y, (0, pad), value=IGNORE_INDEX))
-            x, y = torch.stack(xs).to(device), torch.stack(ys).to(device)
-            yield x, y
+                x = t[s0:s0 + block_size]
+                pad = block_size - len(x)
+                xs.append(F.pad(x, (0, pad))); ys.append(F.pad(x, (0, pad), value=IGNORE_INDEX))  # labels: the window itself
+            yield torch.stack(xs).to(device), torch.stack(ys).to(device)
     ms = {n: make_metric(n, bytes_per_token=n_bytes / len(ids)) for n in DEFAULT_EVAL_METRICS}
     model.eval()
     for x, y in batches():
         out = model(x, labels=y)
         for m in ms.values(): m.update(out, y)
-        nll = F.cross_entropy(out.logits.float().transpose(1, 2), y, ignore_index=IGNORE_INDEX, reduction="none").cpu()
-        counted = (y != IGNORE_INDEX).cpu()
+        tgt = out.targets  # position t scored against the window's token t + 1
+        nll = F.cross_entropy(out.logits.float().transpose(1, 2), tgt, ignore_index=IGNORE_INDEX, reduction="none").cpu()
+        counted = (tgt != IGNORE_INDEX).cpu()
         pos_sum += (nll * counted).sum(0).double(); pos_n += counted.sum(0)
     res = {n: m.value() for n, m in ms.items()}
     res["tokens"] = len(ids) - 1
-    return res, (pos_sum / pos_n.clamp(min=1)).tolist()
+    return res, (pos_sum / pos_n.clamp(min=1))[:block_size - 1].tolist()  # the last position predicts nothing inside a window

@@ -27,8 +27,10 @@ __all__ = ['EVENTS', 'OOM_WORDS', 'CancelFitException', 'CancelStepException', '
 
 # %% ../nbs/09_learner.ipynb #287371db
 import inspect
+import itertools
 import math
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -42,7 +44,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .config import CodexError, TrainingConfig, UsageError
 from .data import WindowSampler, get_batch
 from .metrics import DEFAULT_EVAL_METRICS, evaluate_batches
-from .models import mask_for_mlm, resolve_dtype, tied_keys
+from .models import mask_for_mlm, resolve_dtype, tied_keys, unpack_batch
 from .repro import get_rng_state, set_rng_state
 
 # %% ../nbs/09_learner.ipynb #a365768c
@@ -67,15 +69,16 @@ class Callback:
 
 # %% ../nbs/09_learner.ipynb #8543a2fc
 class TokenBatches:
-    "Causal-LM micro-batches from a token stream: inputs and next-token labels, on `device`."
+    "Causal-LM micro-batches from a token stream, endless: `(input_ids, labels)` with labels the same windows (the model shifts them), on `device`."
     def __init__(self, tokens:np.ndarray, block_size:int, batch_size:int, seed:int=0, world_size:int=1, rank:int=0,
                  device="cpu"):
         self.tokens, self.block_size, self.device = tokens, block_size, torch.device(device)
         self.sampler = WindowSampler(len(tokens), block_size, batch_size, world_size=world_size, rank=rank, seed=seed)
 
-    def next_batch(self):
-        x, y = get_batch(self.tokens, self.sampler.next_starts(), self.block_size)
-        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+    def __iter__(self): return self
+    def __next__(self):
+        x = get_batch(self.tokens, self.sampler.next_starts(), self.block_size).to(self.device, non_blocking=True)
+        return x, x
 
     def state_dict(self) -> dict: return {"sampler": self.sampler.state_dict()}
     def load_state_dict(self, state:dict): self.sampler.load_state_dict(state["sampler"])
@@ -86,8 +89,9 @@ class MLMBatches:
         self.data, self.mask_id, self.vocab_size, self.special_ids, self.prob = data, mask_id, vocab_size, tuple(special_ids), prob
         self.gen = torch.Generator().manual_seed(seed)
 
-    def next_batch(self):
-        x, _ = self.data.next_batch()
+    def __iter__(self): return self
+    def __next__(self):
+        x, _ = next(self.data)
         s, b = self.data.sampler, x.shape[0]
         rows = slice(s.rank * b, (s.rank + 1) * b)
         full = x.cpu()
@@ -170,8 +174,8 @@ _NO_BUFFER_SYNC = ({"forward_sync_buffers": False} if "forward_sync_buffers" in 
 class Learner:
     "Trains `model` on `data` for `cfg.max_steps` optimizer steps, firing events for `cbs`."
     def __init__(self,
-                 model:nn.Module, # takes (input_ids, labels) and returns an `LMOutput`
-                 data, # has next_batch(), state_dict(), load_state_dict()
+                 model:nn.Module, # takes (input_ids, labels=input_ids) and returns an `LMOutput`
+                 data, # any iterable of batches (see `unpack_batch`); with state_dict() / load_state_dict() it resumes exactly
                  cfg:TrainingConfig, # steps, batch, optimizer, schedule, precision
                  cbs=(), # callbacks
                  device="cpu"):
@@ -188,7 +192,7 @@ class Learner:
                                            **_NO_BUFFER_SYNC) if self.world_size > 1 and not self.sharded else None
         fwd = self.ddp or self.model
         self.fwd = torch.compile(fwd) if cfg.compile else fwd
-        self.step, self.cbs = 0, []
+        self.step, self.cbs, self._batches = 0, [], None
         self.add_cbs(cbs)
 
     def add_cbs(self, cbs):
@@ -208,6 +212,18 @@ class Learner:
 
 # %% ../nbs/09_learner.ipynb #33666af0
 @patch
+def next_batch(self:Learner) -> tuple:
+    "The next micro-batch of `data` as `(input_ids, labels, attention_mask)` on the device; an exhausted iterable starts again."
+    if self._batches is None: self._batches = iter(self.data)
+    try: b = next(self._batches)
+    except StopIteration:
+        self._batches = iter(self.data)  # a new epoch
+        try: b = next(self._batches)
+        except StopIteration: raise CodexError("the training data yields no batch") from None
+    x, y, mask = unpack_batch(b)
+    return x.to(self.device), y.to(self.device), None if mask is None else mask.to(self.device)
+
+@patch
 def _one_step(self:Learner):
     self.lr = lr_at(self.step, self.cfg)
     for g in self.opt.param_groups: g["lr"] = self.lr
@@ -216,12 +232,12 @@ def _one_step(self:Learner):
     n_tokens = torch.zeros((), device=self.device, dtype=torch.long)
     for micro in range(self.cfg.grad_accum):
         self.micro = micro
-        self.xb, self.yb = self.data.next_batch()
+        self.xb, self.yb, self.mb = self.next_batch()
         self("before_batch")
         last = micro == self.cfg.grad_accum - 1
         if self.sharded: self.model.set_requires_gradient_sync(last)  # FSDP reduce-scatters on the last micro-step
         with nullcontext() if self.ddp is None or last else self.ddp.no_sync():  # DDP all-reduces on the last micro-step
-            with self.autocast(): self.out = self.fwd(self.xb, labels=self.yb)
+            with self.autocast(): self.out = self.fwd(self.xb, labels=self.yb, **({} if self.mb is None else {"attention_mask": self.mb}))
             self("after_loss")
             (self.scaler.scale(self.out.loss_sum) if self.scaler else self.out.loss_sum).backward()
         loss_sum += self.out.loss_sum.detach().float()
@@ -265,7 +281,7 @@ def state_dict(self:Learner) -> dict:
     "The loop's whole state except the model weights (under FSDP a collective: every rank must call it)."
     return {"step": self.step, "optimizer": self._optimizer_state(),
             "scaler": self.scaler.state_dict() if self.scaler else None,
-            "rng": get_rng_state(), "data": self.data.state_dict(),
+            "rng": get_rng_state(), "data": self.data.state_dict() if hasattr(self.data, "state_dict") else None,
             "callbacks": {cb.name: cb.state_dict() for cb in self.cbs}}
 
 @patch
@@ -278,7 +294,11 @@ def load_state_dict(self:Learner, state:dict, restore=("optimizer", "rng", "data
         set_rng_state(state["rng"])
         if self.world_size > 1 and self.device.type == "cuda" and state["rng"]["cuda"]:  # rank 0's own GPU's state is every rank's
             torch.cuda.set_rng_state(state["rng"]["cuda"][0], self.device)
-    if "data" in restore: self.data.load_state_dict(state["data"])
+    if "data" in restore:
+        if state["data"] is not None and hasattr(self.data, "load_state_dict"): self.data.load_state_dict(state["data"])
+        else: warnings.warn("the training data has no state_dict/load_state_dict: the resumed run reads it again from its start, "
+                            "so its batches differ from an uninterrupted run's", stacklevel=2)
+        self._batches = None  # the next batch comes from the restored position
     if "callbacks" in restore:
         for cb in self.cbs:
             if cb.name in state["callbacks"]: cb.load_state_dict(state["callbacks"][cb.name])
@@ -352,20 +372,20 @@ class NaNGuard(Callback):
 # %% ../nbs/09_learner.ipynb #31b633ab
 def evaluate(model:nn.Module, data, n_batches:int, autocast=nullcontext, bytes_per_token:float|None=None,
              metrics=DEFAULT_EVAL_METRICS, sync:bool=False) -> dict:
-    "Registered token metrics (default: loss, perplexity, token accuracy, bits per byte) over `n_batches` of `data` (summed over ranks if `sync`)."
-    batches = (data.next_batch() for _ in range(n_batches))
+    "Registered token metrics (default: loss, perplexity, token accuracy, bits per byte) over the first `n_batches` of `data` (summed over ranks if `sync`)."
+    batches = itertools.islice(iter(data), n_batches)
     return evaluate_batches(model, batches, metrics, autocast, sync=sync, bytes_per_token=bytes_per_token)
 
 class Evaluator(Callback):
     "Evaluate every `every` steps and at the last step; results go to `learn.val_metrics`."
     order = 20
-    def __init__(self, make_data, every:int, n_batches:int, bytes_per_token:float|None=None):
-        self.make_data, self.every, self.n_batches, self.bytes_per_token = make_data, every, n_batches, bytes_per_token
+    def __init__(self, make_data, every:int, n_batches:int, bytes_per_token:float|None=None, metrics=DEFAULT_EVAL_METRICS):
+        self.make_data, self.every, self.n_batches, self.bytes_per_token, self.metrics = make_data, every, n_batches, bytes_per_token, metrics
     def after_step(self):
         l = self.learn
         l.val_metrics = None
         if (self.every and l.step % self.every == 0) or l.step == l.cfg.max_steps:
-            l.val_metrics = evaluate(l.model, self.make_data(), self.n_batches, l.autocast, self.bytes_per_token,
+            l.val_metrics = evaluate(l.model, self.make_data(), self.n_batches, l.autocast, self.bytes_per_token, self.metrics,
                                      sync=l.world_size > 1)  # each rank its slice of the global eval batches
             if l.sharded: l.model.reshard()  # FSDP keeps the root gathered after a forward without backward
 
@@ -442,9 +462,9 @@ def largest_fitting(fits, # fits(n) -> bool: whether a batch of n fits
 class _Repeated:
     "Batches of `n` rows: one sample's rows repeated."
     def __init__(self, x, y, n): self.x, self.y, self.n = x, y, n
-    def next_batch(self):
+    def __iter__(self):
         rep = lambda t: t.repeat(-(-self.n // len(t)), *[1] * (t.dim() - 1))[:self.n]
-        return rep(self.x), rep(self.y)
+        while True: yield rep(self.x), rep(self.y)
 
 @patch
 def fits_batch(self:Learner, n:int, # sequences in the trial batch
@@ -453,8 +473,8 @@ def fits_batch(self:Learner, n:int, # sequences in the trial batch
     import dataclasses
     import gc
     x, y = sample or (self.xb, self.yb)
-    saved = self.cbs, self.data, self.cfg, self.step, self.fwd
-    self.cbs, self.data, self.cfg = [], _Repeated(x, y, n), dataclasses.replace(self.cfg, grad_accum=1)  # the loop's own step, no events
+    saved = self.cbs, self.data, self.cfg, self.step, self.fwd, self._batches
+    self.cbs, self.data, self.cfg, self._batches = [], _Repeated(x, y, n), dataclasses.replace(self.cfg, grad_accum=1), None  # the loop's own step, no events
     self.fwd = self.ddp or self.model  # eager: a compiled model would compile again for every new batch size
     ok = True
     try: self._one_step()
@@ -462,7 +482,7 @@ def fits_batch(self:Learner, n:int, # sequences in the trial batch
         if not is_oom(e): raise
         ok = False
     finally:
-        self.cbs, self.data, self.cfg, self.step, self.fwd = saved
+        self.cbs, self.data, self.cfg, self.step, self.fwd, self._batches = saved
         self.out = self.xb = self.yb = None
         self.opt.zero_grad(set_to_none=True)
         gc.collect()
@@ -474,7 +494,7 @@ def max_batch_size(self:Learner, failed:int) -> int:
     "The largest batch size below `failed` whose training step fits in memory, measured (0: not even one sequence fits)."
     self.out = self.fit_error = None  # the failed step's graph and traceback hold memory
     self.opt.zero_grad(set_to_none=True)
-    sample = (self.xb[:1], self.yb[:1]) if getattr(self, "xb", None) is not None else self.data.next_batch()
+    sample = (self.xb[:1], self.yb[:1]) if getattr(self, "xb", None) is not None else self.next_batch()[:2]
     return largest_fitting(lambda n: self.fits_batch(n, sample), failed)
 
 def oom_advice(batch_size:int, grad_accum:int, largest:int) -> str:

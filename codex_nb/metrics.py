@@ -25,12 +25,13 @@ import inspect
 import math
 import re
 import string
+from contextlib import nullcontext
 
 import numpy as np
 import torch
 
 from .config import CodexError
-from .models import IGNORE_INDEX, LMOutput
+from .models import IGNORE_INDEX, LMOutput, unpack_batch
 from .registry import metrics as METRICS
 
 # %% ../nbs/08_metrics.ipynb #b0900007
@@ -75,10 +76,11 @@ class BitsPerByte(Loss):
 
 @METRICS.register("token_accuracy")
 class TokenAccuracy(TokenMetric):
-    "Share of counted tokens (labels other than -100) whose most likely prediction is the label."
+    "Share of counted tokens (targets other than -100) whose most likely prediction is the target (`out.targets`: the labels as the model scored them)."
     def update(self, out:LMOutput, labels:torch.Tensor):
-        counted = labels != IGNORE_INDEX
-        self.total += int((out.logits.argmax(-1) == labels)[counted].sum()); self.count += int(counted.sum())
+        t = out.targets if out.targets is not None else labels
+        counted = t != IGNORE_INDEX
+        self.total += int((out.logits.argmax(-1) == t)[counted].sum()); self.count += int(counted.sum())
 
 # %% ../nbs/08_metrics.ipynb #b0900014
 def make_metric(name:str, **kwargs):
@@ -90,7 +92,7 @@ def make_metric(name:str, **kwargs):
 DEFAULT_EVAL_METRICS = ("loss", "perplexity", "token_accuracy", "bits_per_byte")
 
 @torch.no_grad()
-def evaluate_batches(model, batches, # an iterable of (inputs, labels)
+def evaluate_batches(model, batches, # an iterable of batches: tensors, (input_ids, labels) pairs or dicts (see `unpack_batch`)
                      names=DEFAULT_EVAL_METRICS, # registered token metrics
                      autocast=None, # a context manager factory, e.g. the learner's autocast
                      sync:bool=False, # under torchrun: sum every metric's totals over the ranks (each saw its own batches)
@@ -101,10 +103,10 @@ def evaluate_batches(model, batches, # an iterable of (inputs, labels)
     was = model.training
     model.eval()
     try:
-        for x, y in batches:
-            if autocast is not None:
-                with autocast(): out = model(x, labels=y)
-            else: out = model(x, labels=y)
+        for b in batches:
+            x, y, mask = unpack_batch(b)
+            kw = {} if mask is None else {"attention_mask": mask}
+            with autocast() if autocast is not None else nullcontext(): out = model(x, labels=y, **kw)
             for m in ms.values(): m.update(out, y)
     finally: model.train(was)
     if sync and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:

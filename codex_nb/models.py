@@ -7,7 +7,7 @@ out = model(input_ids, labels=None, attention_mask=None)   # -> LMOutput
 out.logits, out.loss, out.loss_sum, out.n_tokens
 ```
 
-`labels` are aligned with `input_ids` position by position (the data module already shifts them: `labels[t]` is the token after `input_ids[t]`), `-100` marks positions that do not count, and `attention_mask` marks real tokens (1) and padding (0). The loss comes with its **sum and token count**, so that gradient accumulation can weight micro-batches by tokens instead of averaging averages (transformers #37766).
+`labels` follow `transformers`' convention: they are the sequence itself, unshifted (`model(x, labels=x)`), and the model shifts them — the logits at position `t` are scored against `labels[t + 1]`, so a sequence of `T` tokens trains `T - 1` predictions. `-100` marks positions that do not count (padding, a prompt you do not want to train on), the masked-LM encoder scores each position against its own label (no shift), and `out.targets` says which label every logit position was scored against, and `attention_mask` marks real tokens (1) and padding (0). The loss comes with its **sum and token count**, so that gradient accumulation can weight micro-batches by tokens instead of averaging averages (transformers #37766).
 
 `gpt` is written here, nanoGPT-style: one file, pre-norm blocks, causal attention through `F.scaled_dot_product_attention` (which picks flash / memory-efficient kernels where they exist), tied input and output embeddings, GPT-2's initialisation. Three switches make it GPT-2-shaped (learned positions, LayerNorm, tanh-GELU) or Llama-shaped (RoPE, RMSNorm, SwiGLU), and the parameter names follow GPT-2's so that export to `transformers` is a renaming — checked below logit for logit.
 
@@ -17,12 +17,13 @@ Docs: https://codex-nb.github.io/codex-nb/models.html.md"""
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'IGNORE_INDEX', 'LORA_TARGETS', 'MODEL_FORMAT_VERSION', 'EXPORT_TOLERANCE', 'resolve_device',
-           'auto_precision', 'resolve_dtype', 'LMOutput', 'lm_loss', 'mask_padding', 'positions_from_mask', 'ffn_size',
-           'make_dropout', 'make_norm', 'MLP', 'Rotary', 'CausalSelfAttention', 'Block', 'GPT', 'build_gpt',
-           'param_count', 'flops_per_token', 'HFModel', 'build_hf_gpt2', 'build_hf_llama', 'build_minilm',
-           'mask_for_mlm', 'hf_architecture', 'hf_config', 'hf_state_dict', 'apply_lora', 'save_lora', 'load_lora',
-           'merge_lora', 'tied_keys', 'umask_modes', 'save_model_folder', 'read_model_config', 'load_weights',
-           'load_model_folder', 'resolve_checkpoint', 'export_hf', 'tokenizer_kind_of', 'import_hf']
+           'auto_precision', 'resolve_dtype', 'LMOutput', 'shift_labels', 'lm_loss', 'check_labels', 'mask_padding',
+           'positions_from_mask', 'unpack_batch', 'ffn_size', 'make_dropout', 'make_norm', 'MLP', 'Rotary',
+           'CausalSelfAttention', 'Block', 'GPT', 'build_gpt', 'param_count', 'flops_per_token', 'HFModel',
+           'build_hf_gpt2', 'build_hf_llama', 'build_minilm', 'mask_for_mlm', 'hf_architecture', 'hf_config',
+           'hf_state_dict', 'apply_lora', 'save_lora', 'load_lora', 'merge_lora', 'tied_keys', 'umask_modes',
+           'save_model_folder', 'read_model_config', 'load_weights', 'load_model_folder', 'resolve_checkpoint',
+           'export_hf', 'tokenizer_kind_of', 'import_hf']
 
 # %% ../nbs/07_models.ipynb #2e2506c5
 import json
@@ -88,13 +89,28 @@ class LMOutput:
     loss: torch.Tensor|None = None # mean cross-entropy (nats) over the counted tokens
     loss_sum: torch.Tensor|None = None # summed cross-entropy: add these across micro-batches...
     n_tokens: torch.Tensor|None = None # ...and divide by the summed counts
+    targets: torch.Tensor|None = None # (batch, time) the label each logit position was scored against (-100: none)
 
-def lm_loss(logits:torch.Tensor, labels:torch.Tensor|None) -> LMOutput:
-    "Logits and the token-counted cross-entropy against aligned `labels` (-100 ignored); the loss is computed in fp32."
+def shift_labels(labels:torch.Tensor) -> torch.Tensor:
+    "Next-token targets from unshifted `labels`: position `t` gets `labels[t + 1]`, the last position -100."
+    return F.pad(labels[..., 1:], (0, 1), value=IGNORE_INDEX)
+
+def lm_loss(logits:torch.Tensor, labels:torch.Tensor|None, shift:bool=True) -> LMOutput:
+    "Logits and the token-counted cross-entropy against `labels` (unshifted, as transformers takes them; `shift=False`: already aligned, e.g. masked LM), in fp32."
     if labels is None: return LMOutput(logits)
-    loss_sum = F.cross_entropy(logits.float().flatten(0, -2), labels.flatten(), ignore_index=IGNORE_INDEX, reduction="sum")
-    n = (labels != IGNORE_INDEX).sum()
-    return LMOutput(logits, loss_sum / n.clamp(min=1), loss_sum, n)
+    targets = shift_labels(labels) if shift else labels
+    loss_sum = F.cross_entropy(logits.float().flatten(0, -2), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="sum")
+    n = (targets != IGNORE_INDEX).sum()
+    return LMOutput(logits, loss_sum / n.clamp(min=1), loss_sum, n, targets)
+
+def check_labels(module:nn.Module, input_ids:torch.Tensor, labels:torch.Tensor|None):
+    "Refuse, on a model's first batch with labels, labels that are `input_ids` shifted already (they would be shifted twice)."
+    if labels is None or getattr(module, "_labels_checked", False): return
+    module._labels_checked = True
+    if (labels.shape == input_ids.shape and labels.shape[-1] > 1 and torch.equal(labels[..., :-1], input_ids[..., 1:])
+            and not torch.equal(labels, input_ids)):
+        raise CodexError("labels are input_ids shifted by one already: pass labels=input_ids (unshifted, as transformers takes them); "
+                         "the model shifts them itself")
 
 def mask_padding(labels:torch.Tensor, attention_mask:torch.Tensor|None) -> torch.Tensor:
     "`labels` with padded positions (attention_mask 0) set to -100, so padding never trains."
@@ -103,6 +119,16 @@ def mask_padding(labels:torch.Tensor, attention_mask:torch.Tensor|None) -> torch
 def positions_from_mask(attention_mask:torch.Tensor) -> torch.Tensor:
     "Position of every token counted over real tokens only, so left padding does not shift positions."
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+# %% ../nbs/07_models.ipynb #adf1df51
+def unpack_batch(batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor|None]:
+    "`(input_ids, labels, attention_mask)` of a batch given as a tensor, a pair `(input_ids, labels)` or a dict with `input_ids`."
+    if isinstance(batch, torch.Tensor): return batch, batch, None
+    if isinstance(batch, dict):
+        if "input_ids" not in batch: raise CodexError(f"a batch dict needs input_ids; it has {', '.join(map(str, batch)) or 'nothing'}")
+        return batch["input_ids"], batch.get("labels", batch["input_ids"]), batch.get("attention_mask")
+    if isinstance(batch, (tuple, list)) and len(batch) == 2: return batch[0], batch[1], None
+    raise CodexError(f"a batch must be a tensor of token ids, a pair (input_ids, labels) or a dict with input_ids, not {type(batch).__name__}")
 
 # %% ../nbs/07_models.ipynb #c5bedfe8
 def ffn_size(cfg:ModelConfig) -> int:
@@ -212,11 +238,12 @@ class GPT(nn.Module):
 @patch
 def forward(self:GPT,
             input_ids:torch.Tensor, # (batch, time) token ids
-            labels:torch.Tensor|None=None, # (batch, time) next-token targets, -100 to ignore
+            labels:torch.Tensor|None=None, # (batch, time) the tokens to predict, unshifted (`labels=input_ids`), -100 to ignore
             attention_mask:torch.Tensor|None=None, # (batch, time) 1 for real tokens, 0 for padding
            ) -> LMOutput:
     "Logits, and the loss when `labels` are given."
     B, T = input_ids.shape
+    check_labels(self, input_ids, labels)
     if T > self.model_config.block_size:
         raise CodexError(f"a sequence of {T} tokens is longer than model.block_size={self.model_config.block_size}")
     mask = None
@@ -261,7 +288,8 @@ class HFModel(nn.Module):
         if attention_mask is not None:
             kw["attention_mask"] = attention_mask
             if self.causal: kw["position_ids"] = positions_from_mask(attention_mask)
-        return lm_loss(self.hf(input_ids=input_ids, **kw).logits, labels)
+        if self.causal: check_labels(self, input_ids, labels)
+        return lm_loss(self.hf(input_ids=input_ids, **kw).logits, labels, shift=self.causal)  # masked LM: labels already aligned
 
 @MODELS.register("hf-gpt2")
 def build_hf_gpt2(cfg:ModelConfig) -> HFModel:

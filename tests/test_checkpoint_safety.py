@@ -139,13 +139,13 @@ def test_mlm_batches_resume_exactly_and_bf16_trains_on_cpu(tmp_path):
     from codex_nb.learner import MLMBatches
     from codex_nb.models import build_minilm
     a = MLMBatches(TokenBatches(STREAM, 16, 2, seed=3), mask_id=2, vocab_size=40, special_ids=(0,), seed=4)
-    for _ in range(5): a.next_batch()
+    for _ in range(5): next(a)
     state = a.state_dict()
     b = MLMBatches(TokenBatches(STREAM, 16, 2, seed=3), mask_id=2, vocab_size=40, special_ids=(0,), seed=99)
     torch.save(state, tmp_path / "s.pt")
     b.load_state_dict(torch.load(tmp_path / "s.pt", weights_only=True))
     for _ in range(3):
-        (x1, y1), (x2, y2) = a.next_batch(), b.next_batch()
+        (x1, y1), (x2, y2) = next(a), next(b)
         assert torch.equal(x1, x2) and torch.equal(y1, y2)
     torch.manual_seed(0)
     enc = build_minilm(ModelConfig(name="minilm", n_layer=1, n_head=2, n_embd=32, block_size=16, vocab_size=40))

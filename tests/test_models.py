@@ -68,7 +68,7 @@ def test_token_weighted_micro_batches_give_the_full_batch_gradient(name):
     ids = torch.randint(3, 97, (8, 32))
     mask = torch.ones_like(ids)
     for i, n in enumerate([0, 3, 17, 0, 25, 1, 9, 30]): mask[i, 32 - n:] = 0  # right padding, uneven
-    labels = ids.roll(-1, 1).masked_fill(mask == 0, -100)
+    labels = ids.masked_fill(mask == 0, -100)  # unshifted, as transformers takes them; padding never trains
     m(ids, labels=labels, attention_mask=mask).loss.backward()
     full = {n: p.grad.clone() for n, p in m.named_parameters()}
     m.zero_grad()
@@ -147,3 +147,25 @@ def test_random_init_loss_is_uniform_for_every_model():
         ids, labels = torch.randint(3, 97, (2, 4, 32))
         with torch.no_grad(): assert abs(float(m(ids, labels=labels).loss) - math.log(97)) < 0.3, name
     assert asdict(BASE)["vocab_size"] == 97
+
+
+@pytest.mark.parametrize("name", ["gpt", "hf-gpt2", "hf-llama"])
+def test_labels_equal_to_input_ids_train_the_next_token_not_the_identity(name):
+    "transformers' habit, `labels=input_ids`, trains next-token prediction: after training on a cycle, every position predicts the token after it."
+    torch.manual_seed(0)
+    m = MODELS[name](cfg(name=name))
+    x = (torch.arange(32)[None] * 7 % 97).repeat(4, 1)  # a fixed sequence: the next token is known, and differs from the current one
+    opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
+    for _ in range(60): m(x, labels=x).loss.backward(); opt.step(); opt.zero_grad()
+    pred = m.eval()(x).logits.argmax(-1)
+    assert torch.equal(pred[:, :-1], x[:, 1:])  # a model that did not shift would predict x itself (the identity)
+    assert not torch.equal(pred[:, :-1], x[:, :-1])
+
+
+@pytest.mark.parametrize("name", ["gpt", "hf-gpt2"])
+def test_labels_shifted_by_the_caller_are_refused_not_shifted_twice(name):
+    x = torch.randint(3, 97, (2, 16))
+    with pytest.raises(Exception, match="pass labels=input_ids"): MODELS[name](cfg(name=name))(x[:, :-1], labels=x[:, 1:])
+    with pytest.raises(Exception, match="pass labels=input_ids"): MODELS[name](cfg(name=name))(x, labels=x.roll(-1, 1))
+    out = MODELS[name](cfg(name=name))(x, labels=x)  # negative control: unshifted labels pass, and count T - 1 predictions a row
+    assert int(out.n_tokens) == 2 * 15 and torch.equal(out.targets[:, :-1], x[:, 1:])
