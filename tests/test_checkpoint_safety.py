@@ -92,6 +92,10 @@ def test_newer_format_version_is_refused(tmp_path):
     write_sums(folder)
     with pytest.raises(CodexError, match="newer than this codex_nb reads"):
         verify_checkpoint(folder)
+    before = sorted(p.name for p in mgr.root.iterdir())
+    with pytest.raises(CodexError, match="upgrade codex_nb"):  # what --resume-from auto meets: refused, never renamed aside as corrupt
+        mgr.load_latest(quarantine=True)
+    assert sorted(p.name for p in mgr.root.iterdir()) == before
 
 
 def test_stale_temporary_folders_are_cleaned_at_start(tmp_path):

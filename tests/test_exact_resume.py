@@ -106,13 +106,13 @@ def _loader_run(tmp_path, make_loader, stop_at=None):
     from codex_nb.models import build_gpt
     torch.manual_seed(0)
     mcfg = ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=16, vocab_size=40)
-    cfg = TrainingConfig(max_steps=stop_at or 8, batch_size=4, warmup_steps=0)
+    cfg = TrainingConfig(max_steps=stop_at or 8, batch_size=4, warmup_steps=0, schedule="constant")  # the same lr, stopped early or not
     learn = Learner(build_gpt(mcfg), make_loader(), cfg)
     learn.fit()
     if stop_at:
         folder = CheckpointManager(tmp_path / "ck").save(learn)
         torch.manual_seed(123)  # the resumed run must not depend on the process's RNG
-        learn = Learner(build_gpt(mcfg), make_loader(), TrainingConfig(max_steps=8, batch_size=4, warmup_steps=0))
+        learn = Learner(build_gpt(mcfg), make_loader(), TrainingConfig(max_steps=8, batch_size=4, warmup_steps=0, schedule="constant"))
         load_checkpoint(learn, folder)
         learn.fit()
     return {k: v.clone() for k, v in learn.model.state_dict().items()}
