@@ -122,6 +122,8 @@ class TrainingConfig:
     eval_every: int = opt(200, ge=0) # evaluate every N steps; 0: only at the end
     eval_batches: int = opt(20, ge=1) # batches per evaluation
     log_every: int = opt(10, ge=1) # write a training line to `metrics.ndjson` every N steps
+    callbacks: List[Any] = opt(factory=list) # callbacks added to the core ones, by name from the `callbacks` registry (plugins add them): each a name or `{name: {option: value}}`
+    eval_metrics: List[str] = opt(factory=lambda: ["loss", "perplexity", "token_accuracy", "bits_per_byte"]) # token metrics of each evaluation, by name from the `metrics` registry (default: `metrics.DEFAULT_EVAL_METRICS`)
 
 @dataclass
 class CheckpointConfig:
@@ -324,9 +326,23 @@ def _check_sources(source) -> list[str]:
         if (e := _check_registry("datasets", f"data.source {s!r}", kind)): errs.append(e)
     return errs
 
+def _check_training_names(t) -> list[str]:
+    "The callbacks and evaluation metrics a training section names: registered ones (the default metrics are builtins)."
+    from codex_nb.registry import callbacks, metrics
+    errs = []
+    for item in t.callbacks or []:
+        name = next(iter(item)) if isinstance(item, dict) and len(item) == 1 else item
+        if not isinstance(name, str) or (isinstance(item, dict) and not isinstance(item[name], (dict, type(None)))):
+            errs.append(f"training.callbacks: {item!r} is not a callback name nor a mapping of one name to its options")
+        elif name not in callbacks: errs.append(f"training.callbacks: {callbacks.unknown_message(name)}")
+    if list(t.eval_metrics) != ["loss", "perplexity", "token_accuracy", "bits_per_byte"]:
+        if not t.eval_metrics: errs.append("training.eval_metrics is empty: name at least one token metric, e.g. [loss]")
+        errs += [f"training.eval_metrics: {metrics.unknown_message(n)}" for n in t.eval_metrics if n not in metrics]
+    return errs
+
 def _check_rules(cfg:Config) -> list[str]:
     from codex_nb.safety import check_safety_config
-    errs = _check_sources(cfg.data.source) + check_safety_config(cfg)
+    errs = _check_sources(cfg.data.source) + check_safety_config(cfg) + _check_training_names(cfg.training)
     m, t, d = cfg.model, cfg.training, cfg.data
     if m.n_head >= 1 and m.n_embd % m.n_head: errs.append(f"model.n_embd={m.n_embd} must be divisible by model.n_head={m.n_head}")
     if t.min_lr > t.lr: errs.append(f"training.min_lr={t.min_lr} must not exceed training.lr={t.lr}")
