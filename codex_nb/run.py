@@ -13,6 +13,7 @@ __all__ = ['DEFAULT_CONFIG', 'INIT_KEEP', 'config_source', 'resolve_config', 'de
 # %% ../nbs/17_run.ipynb #893205ad
 import contextlib
 import copy
+import inspect
 import json
 import logging
 import os
@@ -229,24 +230,30 @@ def check_run(cfg:Config, # the resolved config of the request
     if world()[0] > 1 and cfg.training.parallel == "fsdp":
         if cfg.training.precision == "fp16": raise UsageError("training.parallel=fsdp with precision fp16 is not supported: use bf16")
         if cfg.model.lora_r: raise UsageError("training.parallel=fsdp with LoRA: LoRA trains few weights, use training.parallel=ddp")
-    config_callbacks(cfg)  # every named callback exists and takes its options
+    _callback_specs(cfg)  # every named callback exists and takes its options (none is built yet)
     _check_eval_metrics(cfg)
     _check_writable(run_dir)
     _check_monitoring(cfg)
     return cfg, run_dir
 
 # %% ../nbs/17_run.ipynb #52b68ae5
-def config_callbacks(cfg:Config) -> list:
-    "The callbacks that `training.callbacks` names, built with their options (a `UsageError` naming a bad entry)."
+def _callback_specs(cfg:Config) -> list[tuple]:
+    "(factory, options) of every entry of `training.callbacks`, checked without building anything (a `UsageError` naming a bad entry)."
     out = []
     for item in cfg.training.callbacks or []:
         if isinstance(item, dict) and len(item) == 1: (name, opts), = item.items()
         elif isinstance(item, str): name, opts = item, {}
         else: raise UsageError(f"training.callbacks: {item!r} is not a callback name nor a mapping of one name to its options")
-        factory = callbacks[name]  # RegistryError: unknown callback, with the names there are
-        try: out.append(factory(**(opts or {})))
+        factory, opts = callbacks[name], opts or {}  # RegistryError: unknown callback, with the names there are
+        try: inspect.signature(factory).bind(**opts)
         except TypeError as e: raise UsageError(f"training.callbacks {name!r}: bad options {opts!r} ({e})") from None
+        except ValueError: pass  # no signature to check (a builtin): its call will say
+        out.append((factory, opts))
     return out
+
+def config_callbacks(cfg:Config) -> list:
+    "The callbacks that `training.callbacks` names, built with their options."
+    return [factory(**opts) for factory, opts in _callback_specs(cfg)]
 
 def _check_eval_metrics(cfg:Config):
     "Every name in `training.eval_metrics` is a registered token metric, and a `val/` checkpoint metric is one of them."
