@@ -93,3 +93,16 @@ def test_bad_requests_raise_and_touch_nothing(trained):
         with pytest.raises(UsageError, match=needle):
             train(str(TINY), f"run.dir={tmp / 'api'}", *common(tmp), *extra, resume_from="auto" if extra else None)
     assert files_of(tmp / "api") == before
+
+
+def test_eval_metrics_by_name_reach_the_evaluation_and_unknown_names_are_refused(trained):
+    from codex_nb.config import ConfigError
+    tmp, _ = trained
+    r = train(str(TINY), f"run.dir={tmp / 'metrics'}", *common(tmp), "training.max_steps=3", "training.eval_metrics=[loss, token_accuracy]",
+              progress=False)
+    assert set(r.metrics) == {"loss", "token_accuracy"}
+    with pytest.raises(ConfigError, match=r"unknown metric 'perplexty' \(did you mean 'perplexity'\?\)"):
+        train(str(TINY), f"run.dir={tmp / 'bad'}", *common(tmp), "training.eval_metrics=[loss, perplexty]")
+    with pytest.raises(ConfigError, match="unknown callback 'no-such-callback'"):
+        train(str(TINY), f"run.dir={tmp / 'bad'}", *common(tmp), "training.callbacks=[no-such-callback]")
+    assert not (tmp / "bad").exists()
