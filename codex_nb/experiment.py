@@ -53,7 +53,7 @@ def check_parameters(params:dict) -> tuple[Config, tuple[str|None, list[str]]]:
         except ConfigError as e: raise ConfigError(f"parameter {name}={params[name]!r}: {e}") from None
         args.append(arg)
     cfg = load_config(config, args)
-    if not cfg.run.dir:  # fixed now, so that the notebook, codex-train and the saved notebook agree on one folder
+    if not cfg.run.dir:  # fixed now, so that the notebook, run.train and the saved notebook agree on one folder
         cfg.run.dir = str(resolve_run_dir(cfg))
         args.append(f"run.dir={cfg.run.dir}")
     return cfg, (config, args)
