@@ -43,7 +43,7 @@ def bare(steps, cfg):
     data = TokenBatches(TOKENS, T, B, seed=1)
     t0 = time.perf_counter()
     for _ in range(steps):
-        x, y = data.next_batch()
+        x, y = next(data)
         model(x, labels=y).loss.backward()
         opt.step(); opt.zero_grad(set_to_none=True)
     return steps * B * T / (time.perf_counter() - t0)

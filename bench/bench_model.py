@@ -69,8 +69,8 @@ def main():
     batches = [torch.randint(0, a.vocab, (B, T + 1)) for _ in range(a.steps)]  # inputs b[:, :-1], targets b[:, 1:]
     runs = {
         "bare PyTorch loop": (BareGPT(a.vocab, T, L, H, D), lambda m, x, y: m(x, y)),
-        "codex_nb gpt": (build_gpt(cfg), lambda m, x, y: m(x, labels=y).loss),
-        "transformers GPT-2": (build_hf_gpt2(cfg), lambda m, x, y: m(x, labels=y).loss),
+        "codex_nb gpt": (build_gpt(cfg), lambda m, x, y: m(x, labels=x).loss),  # labels=input_ids: the model shifts them
+        "transformers GPT-2": (build_hf_gpt2(cfg), lambda m, x, y: m(x, labels=x).loss),
     }
     opts = {k: torch.optim.AdamW(m.parameters(), lr=1e-3) for k, (m, _) in runs.items()}
     speeds = {k: [] for k in runs}

@@ -32,7 +32,7 @@ Rows:
   not a datasheet peak, so CPU MFU reads "share of what this CPU's BLAS reaches".
 - checkpoint save / load: `CheckpointManager.save` (model safetensors + optimizer/loop state, fsync, SHA256SUMS)
   and `load_checkpoint` (verify the sums, then restore), best of 3, and the checkpoint's size.
-- data loading: `TokenBatches.next_batch()` for one global batch (batch_size x grad_accum), median, in ms and as a
+- data loading: `next(TokenBatches)` for one global batch (batch_size x grad_accum), median, in ms and as a
   share of the bare loop's step time.
 - monitoring overhead: the Learner with vs without SystemMonitor and MetricsLogger, same rounds.
 - speed switches: tokens/s of the Learner (clipping and NaN guard on, after 3 warm-up steps, which absorb
@@ -99,7 +99,7 @@ def bare(cfg, tokens, steps, dev, val_tokens=None, run=None, ckpt_every=100):
     sync(dev); t0 = time.perf_counter()
     for step in range(steps):
         for _ in range(t.grad_accum):
-            x, y = data.next_batch()
+            x, y = next(data)
             with autocast(dev, t.precision): loss = model(x, labels=y).loss / t.grad_accum
             loss.backward()
         if t.grad_clip > 0: torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)  # a setting, as in nanoGPT
@@ -109,7 +109,7 @@ def bare(cfg, tokens, steps, dev, val_tokens=None, run=None, ckpt_every=100):
             val = TokenBatches(val_tokens, cfg.model.block_size, t.batch_size, seed=cfg.seed + 1, device=dev)
             model.eval()
             with torch.no_grad(), autocast(dev, t.precision):
-                float(sum(model(*val.next_batch()).loss for _ in range(t.eval_batches)))
+                float(sum(model(*next(val)).loss for _ in range(t.eval_batches)))
             model.train()
         if run is not None and (done % ckpt_every == 0 or done == steps):  # nanoGPT's checkpoint: one torch.save
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done}, run / "ckpt.pt")
@@ -146,7 +146,7 @@ def hf_trainer(cfg, tokens, steps, dev, run, hf_gpt2=False):
     class Windows(torch.utils.data.Dataset):  # the Learner's batches, one window per item, in the sampler's order
         def __init__(self):
             data = TokenBatches(tokens, m.block_size, t.batch_size, seed=1)
-            self.rows = [r for _ in range(steps) for r in zip(*data.next_batch())]
+            self.rows = [r for _ in range(steps) for r in zip(*next(data))]
         def __len__(self): return len(self.rows)
         def __getitem__(self, i):  # GPT2LMHeadModel shifts the labels itself
             return {"input_ids": self.rows[i][0], "labels": self.rows[i][0] if hf_gpt2 else self.rows[i][1]}
@@ -224,12 +224,12 @@ def checkpoint_cost(learn, root):
 
 
 def data_cost(cfg, tokens, dev, n):
-    "Median seconds of next_batch() for one global batch."
+    "Median seconds of next(TokenBatches) for one global batch."
     data = TokenBatches(tokens, cfg.model.block_size, cfg.training.batch_size, seed=3, device=dev)
     times = []
     for _ in range(n):
         t0 = time.perf_counter()
-        for _ in range(cfg.training.grad_accum): data.next_batch()
+        for _ in range(cfg.training.grad_accum): next(data)
         sync(dev); times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -338,7 +338,7 @@ def main():
         ("checkpoint save (CheckpointManager.save)", f"{t_save:.3f} s", f"{ck_mb:.1f} MB; {100 * t_save / (a.ckpt_every * step_s):.1f}% "
                                                                       f"of {a.ckpt_every} steps"),
         ("checkpoint load (verify + load_checkpoint)", f"{t_load:.3f} s", f"{ck_mb:.1f} MB"),
-        ("data loading, next_batch() per step", f"{1e3 * t_data:.2f} ms", f"{100 * t_data / step_s:.2f}% of a bare step ({1e3 * step_s:.0f} ms)"),
+        ("data loading, next(TokenBatches) per step", f"{1e3 * t_data:.2f} ms", f"{100 * t_data / step_s:.2f}% of a bare step ({1e3 * step_s:.0f} ms)"),
         ("Learner without SystemMonitor / MetricsLogger, tokens/s", f"{med['learner_nomon']:,.0f} (rounds {rounds('learner_nomon')})",
          f"monitoring overhead {-100 * mon:+.1f}% (with / without = {1 + mon:.3f}x)"),
         ("tokenizer training (byte-level BPE)", f"{tok_train:.2f} s", f"{tok_mb:.1f} MB stdlib sources, vocab {cfg.tokenizer.vocab_size}, "

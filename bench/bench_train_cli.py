@@ -59,10 +59,10 @@ def main():
         opt = make_optimizer(model, cfg.training, torch.device("cpu"))
         data = TokenBatches(toks, cfg.model.block_size, cfg.training.batch_size, seed=cfg.seed)
         for _ in range(10):  # same warm-up as the run's first logged interval
-            x, y = data.next_batch(); model(x, labels=y).loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+            x, y = next(data); model(x, labels=y).loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
         t0 = time.perf_counter()
         for _ in range(a.steps - 10):
-            x, y = data.next_batch(); model(x, labels=y).loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+            x, y = next(data); model(x, labels=y).loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
         bare = (a.steps - 10) * per_step / (time.perf_counter() - t0)
     print(f"machine: {machine()}; torch {torch.__version__}, {a.threads} threads")
     print(f"gpt 4x128, block 64, batch 12, vocab 4096, stdlib shards, {a.steps} steps")

@@ -21,3 +21,29 @@ Modules:
 - `codex_nb.tracking`: MLflow tracking that never breaks training: params that never crash, metrics under the contract's names logged off the training thread, one MLflow run across resumes, FAILED on a crash, and a callback for Hugging Face Trainer users."""
 
 __version__ = "0.1.0"
+
+# The names a notebook needs, each imported from its chapter on first use: `import codex_nb` stays instant and loads
+# no torch, so console scripts such as `codex-safety scan --help` start fast. The chapters are the documentation.
+_PUBLIC = {
+    "Config": "config", "load_config": "config",
+    "train": "run", "RunResult": "run", "complete": "run",
+    "prepare_data": "data", "train_tokenizer_from": "data",
+    "load_tokenizer": "tokenization",
+    "export_hf": "models", "import_hf": "models",
+    "Learner": "learner", "TokenBatches": "learner",
+    "load_for_inference": "generation", "generate": "generation", "stream": "generation",
+    "evaluate_perplexity": "evaluation", "evaluate_humaneval": "evaluation", "evaluate_samples": "evaluation",
+    "experiment": "experiment", "run_sweep": "experiment",
+    "scan_text": "secrets", "redact": "secrets", "guard": "safety",
+}
+__all__ = ["__version__", *_PUBLIC]
+
+def __getattr__(name:str):
+    "A public name, imported from its chapter on first use."
+    if name not in _PUBLIC: raise AttributeError(f"module 'codex_nb' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(f"codex_nb.{_PUBLIC[name]}"), name)
+    globals()[name] = value
+    return value
+
+def __dir__(): return sorted({*globals(), *_PUBLIC})

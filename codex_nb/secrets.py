@@ -21,8 +21,8 @@ Docs: https://codex-nb.github.io/codex-nb/secrets.html.md"""
 __all__ = ['PLACEHOLDER_WORDS', 'EXAMPLE_VALUES', 'UUID_RE', 'RULES', 'KINDS', 'PII_KINDS', 'SAFETY_VERSION', 'ALLOW_MARKER',
            'SKIP_FOLDERS', 'POLICIES', 'SafetyViolation', 'Rule', 'entropy', 'is_placeholder', 'random_looking',
            'Finding', 'scan_text', 'placeholder', 'redact', 'redact_obj', 'RedactingFilter', 'read_text', 'walk',
-           'iter_files', 'scan_file', 'scan_paths', 'redact_file', 'evaluate_labelled', 'check_secrets_config',
-           'redact_yaml', 'rules_sha256', 'data_policy', 'scan_document', 'clean_document']
+           'iter_files', 'scan_file', 'scan_paths', 'redact_file', 'redact_tree', 'evaluate_labelled',
+           'check_secrets_config', 'redact_yaml', 'rules_sha256', 'data_policy', 'scan_document', 'clean_document']
 
 # %% ../nbs/02_secrets.ipynb #44a2626e
 import functools
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .config import YAML_FILTERS, CodexError, Config, SafetyConfig, config_rule, flatten
+from .config import YAML_FILTERS, CodexError, UsageError, Config, SafetyConfig, config_rule, flatten
 
 # %% ../nbs/02_secrets.ipynb #d1300008
 class SafetyViolation(CodexError):
@@ -408,6 +408,32 @@ def redact_file(src, dst) -> Counter|None:
     dst.write_bytes(text.encode(got[1]))
     shutil.copymode(src, dst)
     return counts
+
+# %% ../nbs/02_secrets.ipynb #23561c7b
+def _redact_targets(paths:list, out:Path, exclude:Iterable[str]=()) -> list[tuple[Path, Path]]:
+    "(source, destination) for every file under `paths`; refuses outputs inside the inputs and clashing names."
+    pairs, seen = [], {}
+    for p in map(Path, paths):
+        if not p.exists(): raise UsageError(f"{p}: no such file or folder")
+        if p.is_dir() and (out.resolve() == p.resolve() or p.resolve() in out.resolve().parents):
+            raise UsageError(f"--out {out} is inside {p}: write the redacted copies somewhere else")
+        for f in walk(p, exclude):
+            dst = out / (f.relative_to(p) if p.is_dir() else f.name)
+            if dst in seen: raise UsageError(f"{f} and {seen[dst]} would both be written to {dst}: redact them into separate --out folders")
+            seen[dst] = f
+            pairs.append((f, dst))
+    return pairs
+
+def redact_tree(paths:list, # files and folders
+                out, # a new or empty folder for the copies
+                exclude:Iterable[str]=(), # names of files and folders to leave out (globs)
+               ) -> tuple[int, Counter]:
+    "Write redacted copies of every file under `paths` into `out`; the number of files and the findings redacted per kind."
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())): raise UsageError(f"--out {out}: exists and is not an empty folder")
+    pairs, total = _redact_targets(paths, out, exclude), Counter()
+    for a, b in pairs: total.update(redact_file(a, b) or {})
+    return len(pairs), total
 
 # %% ../nbs/02_secrets.ipynb #d1300031
 def evaluate_labelled(path, # a JSONL file of {"text", "labels": [{"line", "kind"}]}

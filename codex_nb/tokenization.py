@@ -12,9 +12,10 @@ Docs: https://codex-nb.github.io/codex-nb/tokenization.html.md"""
 
 # %% auto #0
 __all__ = ['EOT', 'PAD', 'MASK', 'FIM_PREFIX', 'FIM_MIDDLE', 'FIM_SUFFIX', 'UNK', 'SPECIAL_TOKENS', 'BYTE_ALPHABET',
-           'WORDPIECE_PREFIX', 'SP_MAX_SENTENCE', 'base_vocab', 'train_bpe', 'train_unigram', 'train_wordpiece',
-           'sentencepiece_to_tokenizer', 'train_sp_unigram', 'train_sp_bpe', 'check_vocab_size', 'train_tokenizer',
-           'save_tokenizer', 'load_tokenizer', 'tokenizer_sha256', 'end_token_id']
+           'WORDPIECE_PREFIX', 'SP_MAX_SENTENCE', 'SAMPLES', 'base_vocab', 'train_bpe', 'train_unigram',
+           'train_wordpiece', 'sentencepiece_to_tokenizer', 'train_sp_unigram', 'train_sp_bpe', 'check_vocab_size',
+           'train_tokenizer', 'save_tokenizer', 'load_tokenizer', 'tokenizer_sha256', 'end_token_id',
+           'describe_tokenizer', 'export_tokenizer']
 
 # %% ../nbs/05_tokenization.ipynb #faa0394f
 import io
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
-from .config import UsageError
+from .config import CodexError, UsageError
 from .io import sha256_file
 from .registry import tokenizers as TOKENIZERS
 
@@ -223,3 +224,30 @@ def end_token_id(tokenizer, folder=None) -> int|None:
     eos = json.loads(f.read_text()).get("eos_token") if f.is_file() else None
     if isinstance(eos, dict): eos = eos.get("content")
     return tokenizer.token_to_id(eos) if isinstance(eos, str) else None
+
+# %% ../nbs/05_tokenization.ipynb #962c609e
+SAMPLES = ["def add(a, b):\n    return a + b\n", "for i in range(10):\n\tprint(f'{i:>3}')\r\n", "# coding: utf-8 — café 🙂"]
+
+def describe_tokenizer(path) -> str:
+    "A saved tokenizer in a few lines: kind and sha256, vocabulary, special tokens, and how it cuts `SAMPLES`."
+    tok = load_tokenizer(path)
+    cfg_file = Path(path) / "tokenizer_config.json"
+    try: kind = json.loads(cfg_file.read_text()).get("codex_nb_kind", "?") if cfg_file.is_file() else "?"
+    except (ValueError, OSError, AttributeError): kind = "?"  # a damaged or foreign config: the tokenizer itself still loads
+    specials = " ".join(f"{t}={tok.token_to_id(t)}" for t in SPECIAL_TOKENS + [UNK] if tok.token_to_id(t) is not None)
+    lines = [f"tokenizer   {path} ({kind}, sha256 {tokenizer_sha256(path)[:12]})", f"vocabulary  {tok.get_vocab_size():,} tokens",
+             f"special     {specials}"]
+    for s in SAMPLES:
+        enc = tok.encode(s)
+        lines.append(f"sample      {s!r} -> {len(enc.ids)} tokens {enc.tokens}")
+    return "\n".join(lines)
+
+def export_tokenizer(path, out) -> Path:
+    "Write `path`'s tokenizer as a `transformers` `save_pretrained` folder `out`, checked to encode as ours does."
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+    tok = load_tokenizer(path)
+    PreTrainedTokenizerFast.from_pretrained(str(path)).save_pretrained(str(out))
+    probe = SAMPLES[1]
+    if AutoTokenizer.from_pretrained(str(out))(probe, add_special_tokens=False)["input_ids"] != tok.encode(probe).ids:
+        raise CodexError(f"the exported tokenizer in {out} encodes differently from {path}")
+    return Path(out)

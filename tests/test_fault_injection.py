@@ -290,7 +290,7 @@ def test_a_corrupted_tokenizer_json_gives_one_line_everywhere_and_a_given_tokeni
 
 def address_space_after_imports() -> int:
     "Bytes of address space a process holds once codex_nb's training modules are imported (VmPeak)."
-    code = ("import codex_nb.cli, codex_nb.learner, codex_nb.checkpoint, torch, tokenizers; "
+    code = ("import codex_nb.cli, codex_nb.run, codex_nb.learner, codex_nb.checkpoint, torch, tokenizers; "
             "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmPeak:')))")
     out = subprocess.run([str(BIN / "python"), "-c", code], capture_output=True, text=True, env={**os.environ, **TEST_ENV}, timeout=300)
     return int(out.stdout) * 1024

@@ -40,6 +40,7 @@ def test_example_plugin_is_discovered_after_install(plugin_venv):
     rows = {tuple(line.split(None, 2)) for line in r.stdout.splitlines()}
     assert ("models", "example-bigram", "plugin codex-nb-example-plugin") in rows
     assert ("metrics", "example-mean-line-length", "plugin codex-nb-example-plugin") in rows
+    assert ("callbacks", "example-step-file", "plugin codex-nb-example-plugin") in rows
 
 
 def test_plugin_objects_work_and_plugin_names_validate(plugin_venv):
@@ -91,3 +92,22 @@ def test_a_notebooks_redefinition_does_not_outlive_its_notebook():
     second.run_cell("import codex_nb.models\nfrom codex_nb.registry import models\nok = models['gpt'] is codex_nb.models.build_gpt")
     assert second.exc is None, second.exc
     assert second.user_ns["ok"]
+
+
+def test_a_plugin_callback_switched_on_from_yaml_runs_in_codex_train_and_in_train(plugin_venv, tmp_path):
+    import yaml
+    recipe = yaml.safe_load((ROOT / "configs" / "tiny.yaml").read_text())
+    recipe["training"]["callbacks"] = [{"example-step-file": {"path": str(tmp_path / "cli.txt")}}]
+    (tmp_path / "cb.yaml").write_text(yaml.safe_dump(recipe))
+    common = [f"run.root={tmp_path / 'runs'}", "training.max_steps=3", "training.eval_every=0", "checkpoint.every=0"]
+    r = run([plugin_venv, "-m", "codex_nb", "train", tmp_path / "cb.yaml", f"run.dir={tmp_path / 'a'}", *common, "--quiet"])
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "cli.txt").read_text() == "1\n2\n3\n"
+    assert "example-step-file" in (tmp_path / "a" / "config.yaml").read_text()
+    args = [str(tmp_path / "cb.yaml"), f"run.dir={tmp_path / 'b'}", *common,
+            f"training.callbacks=[{{example-step-file: {{path: {tmp_path / 'api.txt'}}}}}]"]
+    r = run([plugin_venv, "-c", f"from codex_nb.run import train; print(train(*{args!r}, progress=False).step)"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-1] == "3" and (tmp_path / "api.txt").read_text() == "1\n2\n3\n"
+    bad = run([plugin_venv, "-m", "codex_nb", "validate-config", "configs/tiny.yaml", "training.callbacks=[example-step-fil]"])
+    assert_usage_error(bad, "codex-validate-config", "unknown callback 'example-step-fil'", "did you mean 'example-step-file'")

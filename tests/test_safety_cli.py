@@ -137,7 +137,7 @@ def _stream(pieces, prompt, *policy, stream=True):
     "Feed `pieces` of a completion through codex-generate's SafeStream; return (stdout, returned text)."
     import contextlib
     import io
-    from codex_nb.cli import SafeStream, safety_policy
+    from codex_nb.run import SafeStream, safety_policy
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         s = SafeStream(safety_policy(ROOT, list(policy)), stream, prompt)  # ROOT has no meta.json: the schema's policy
