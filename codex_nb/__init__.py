@@ -3,10 +3,12 @@
 Modules:
 
 - `codex_nb.checkpoint`: Checkpoints that are whole, atomic, verified on load, never unpickled, retained by policy — and a resume that continues bit for bit.
+- `codex_nb.cli`: Console scripts: thin layers over the modules, with one-line errors and the exit codes of the contract.
 - `codex_nb.config`: Typed configuration: a dataclass schema, YAML recipes, dotted overrides, and errors that say which key is wrong, what it held and what is allowed.
 - `codex_nb.data`: Streamed corpora from files, folders, globs, JSONL / Parquet / text and the standard library; a dataset manifest; deterministic splits; token shards; the preparation of a run's data, cached by content; and a sampler whose position is part of the checkpoint.
 - `codex_nb.evaluation`: Functional correctness and held-out quality of a trained model: HumanEval and samples files scored with pass@k in the sandbox, reports with plots, and perplexity of any text.
 - `codex_nb.execution`: Run untrusted generated code: one fresh process per sample, in its own Linux namespaces, as an unprivileged user, with rlimits, a wall-clock timeout that kills everything it started, and capped output.
+- `codex_nb.experiment`: Papermill experiments and sweeps: an experiment notebook run into its run folder, a grid of them compared.
 - `codex_nb.generation`: Sampling with a KV cache (temperature, top-k, top-p, stop sequences, streaming, batched prompts) and loading a checkpoint for inference.
 - `codex_nb.io`: Files that survive crashes: atomic writes, fsync, `SHA256SUMS` folders, and append-only NDJSON logs with rotation.
 - `codex_nb.learner`: One small training loop with events, in fastai's style; everything optional — logging, evaluation, progress, clipping, the NaN guard, checkpoints — is a callback.
@@ -15,6 +17,7 @@ Modules:
 - `codex_nb.monitoring`: System metrics sampled in the background, structured logging, plots of a run, and TensorBoard — at a cost measured against the same run without them.
 - `codex_nb.registry`: Models, tokenizers, datasets, metrics and callbacks registered by name, and discovered from plugin packages through Python entry points.
 - `codex_nb.repro`: Seeds, deterministic mode, capture and restore of every random-number generator, and an environment fingerprint.
+- `codex_nb.run`: The training pipeline as functions: config, run folder, data, learner, fit, summary; `train` does them all.
 - `codex_nb.safety`: The guard for prompts and generations: the per-kind policy on secrets and personal data, dangerous generated code, and prompt injection.
 - `codex_nb.secrets`: Secrets and personal data found in one pass with compiled patterns behind keyword prefilters, redacted with typed placeholders in training data, logs, configs and environment fingerprints; the data's redaction policy.
 - `codex_nb.tokenization`: Five tokenizer kinds trained from a stream — byte-level BPE, Unigram and WordPiece with 🤗 tokenizers, Unigram and BPE with SentencePiece — saved as one `tokenizer.json` that `transformers` loads; and the end-of-text token of a folder.
@@ -36,7 +39,9 @@ _PUBLIC = {
     "experiment": "experiment", "run_sweep": "experiment",
     "scan_text": "secrets", "redact": "secrets", "guard": "safety",
 }
-__all__ = ["__version__", *_PUBLIC]
+__all__ = ["__version__", "Config", "load_config", "train", "RunResult", "complete", "prepare_data", "train_tokenizer_from",
+           "load_tokenizer", "export_hf", "import_hf", "Learner", "TokenBatches", "load_for_inference", "generate", "stream",
+           "evaluate_perplexity", "evaluate_humaneval", "evaluate_samples", "experiment", "run_sweep", "scan_text", "redact", "guard"]
 
 def __getattr__(name:str):
     "A public name, imported from its chapter on first use."

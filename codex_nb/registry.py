@@ -165,7 +165,7 @@ def _training_names(t) -> list[str]:
         name = next(iter(item)) if isinstance(item, dict) and len(item) == 1 else item
         if not isinstance(name, str) or (isinstance(item, dict) and not isinstance(item[name], (dict, type(None)))):
             errs.append(f"training.callbacks: {item!r} is not a callback name nor a mapping of one name to its options")
-        elif (e := _unknown("callbacks", "training.callbacks", name)): errs.append(e)
+        elif name not in callbacks: errs.append(f"training.callbacks: {callbacks.unknown_message(name)}")  # no builtins: an empty registry names nothing
     if not t.eval_metrics: errs.append("training.eval_metrics is empty: name at least one token metric, e.g. [loss]")
     return errs + [e for n in t.eval_metrics if (e := _unknown("metrics", "training.eval_metrics", n))]
 

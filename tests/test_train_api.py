@@ -3,6 +3,7 @@ no-op, the command gives the same weights bit for bit, and the process is left a
 signal handlers, logging), so a notebook can call it again."""
 import logging
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from codex_nb.learner import Callback
 from codex_nb.registry import callbacks
 from codex_nb.run import RunResult, summary, train
 
-from conftest import TINY, call_main, files_of
+from conftest import TINY, call_main, files_of, run
 
 STEPS = 12
 
@@ -118,3 +119,8 @@ def test_the_package_exports_the_notebook_names_lazily():
     r = run([sys.executable, "-c", code])
     assert r.returncode == 0, r.stderr
     assert "refused module 'codex_nb' has no attribute 'no_such_name'" in r.stdout
+
+
+def test_the_package_lists_every_lazy_name_in_all():
+    import codex_nb
+    assert set(codex_nb.__all__) == {"__version__", *codex_nb._PUBLIC}
