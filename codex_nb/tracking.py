@@ -36,6 +36,7 @@ from fastcore.basics import patch
 from transformers import TrainerCallback
 
 from .config import Config, flatten
+from .io import NDJSONLog, write_json
 from .learner import Callback
 
 log = logging.getLogger("codex_nb.tracking")
@@ -203,7 +204,6 @@ class MLflowTracker(Callback):
 
     def _remember(self, run_id:str):
         "Write the run id into the run folder as soon as it exists (read on resume when a checkpoint predates it)."
-        from codex_nb.io import write_json
         write_json(self.run_dir / RUN_ID_FILE, {"uri": self.uri, "run_id": run_id})
 
     def _remembered(self) -> str|None:
@@ -258,7 +258,6 @@ class CodexTrainerCallback(TrainerCallback):
 
     def _open(self, args, state):
         "The metrics log (and the MLflow run) on first use: training, or an evaluation on its own."
-        from codex_nb.io import NDJSONLog
         self.dir = Path(self.run_dir or args.output_dir)
         if self.metrics is None: self.metrics = NDJSONLog(self.dir / "metrics.ndjson")
         if self.tracking_uri and self.run is None:
