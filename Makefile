@@ -33,7 +33,7 @@ pytest: setup
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q tests
 
 fuzz: setup ## the property and fuzz tests on fresh random examples (make test draws fixed ones); RUNS=N repeats
-	for i in $$(seq $(or $(RUNS),1)); do HYPOTHESIS_PROFILE=explore OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q $$(grep -l '^from hypothesis' tests/test_*.py) || exit 1; done
+	for i in $$(seq $(or $(RUNS),1)); do HYPOTHESIS_PROFILE=explore OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q $$(grep -l '^from hypothesis' tests/*/test_*.py) || exit 1; done
 
 export: setup ## export the notebooks to codex_nb/ and clean them
 	$(BIN)/nbdev-export && $(BIN)/nbdev-clean

@@ -1,7 +1,7 @@
 """Run untrusted generated code: one fresh process per sample, in its own Linux namespaces, as an
 unprivileged user, with rlimits, a wall-clock timeout that kills everything it started, and capped output.
 
-A plain module (not exported from a notebook: it is mechanism, tested by tests/test_execution_sandbox.py);
+A plain module (not exported from a notebook: it is mechanism, tested by tests/system/test_execution_sandbox.py);
 nbs/12_execution.ipynb explains it and lists exactly what is and is not isolated.
 
 How a sample runs (`run_code`):

@@ -9,7 +9,7 @@ Docs: https://codex-nb.github.io/codex-nb/experiment.html.md"""
 # %% auto #0
 __all__ = ['EXPERIMENT_PARAMETERS', 'DEFAULT_EXPERIMENT', 'STRING_PARAMETERS', 'check_parameters', 'run_experiment', 'where_is',
            'parse_sweep', 'sweep_points', 'point_name', 'sweep_report', 'experiment_notebook', 'experiment',
-           'run_sweep']
+           'run_sweep', 'experiment_summary', 'sweep_summary']
 
 # %% ../nbs/18_experiment.ipynb #a362e79c
 import difflib
@@ -291,3 +291,19 @@ def run_sweep(nb, # the experiment notebook (None: the one shipped with codex_nb
     failed = sum("error" in row for row in json.loads((sweep_dir / "sweep.json").read_text()))
     return {"dir": sweep_dir, "points": points, "table": table, "failed": failed,
             "mlflow_experiment": base.tracking.experiment if base.tracking.enabled else None}
+
+# %% ../nbs/18_experiment.ipynb #ccc893f6
+def experiment_summary(e:dict # what `experiment` returned
+                      ) -> str:
+    "What one experiment measured, and where its notebook, plots, checkpoints and MLflow run are."
+    v, secs = e.get("val"), e.get("train_seconds")
+    line = (f"step {v['step']}: validation loss {v['loss']:.3f}, perplexity {v['perplexity']:.2f}, bits per byte {v['bits_per_byte']:.3f}"
+            + (f"; training took {secs:.0f} s" if secs is not None else "") + "\n") if v else ""
+    return line + f"experiment done: {where_is(Path(e['run_dir']))}"
+
+def sweep_summary(s:dict # what `run_sweep` returned
+                 ) -> str:
+    "How many points of a sweep finished, and where its table, plot, runs and MLflow runs are."
+    d, n = s["dir"], len(s["points"])
+    return (f"sweep done: {n - s['failed']} of {n} runs; table {d / 'sweep.md'}, plot {d / 'sweep.png'}, runs in {d}"
+            + (f"; MLflow: one run per point in experiment {s['mlflow_experiment']!r}" if s["mlflow_experiment"] else ""))

@@ -2,7 +2,7 @@
 
 A trained model is only useful if people can sample from it and carry it to the tools they already use. This notebook has two parts:
 
-1. **Sampling.** `generate` and `stream` turn prompts into completions. Each step runs the model on the new token only, reading the keys and values of earlier tokens from a **KV cache** (our `gpt` gets one below; `hf-gpt2` and `hf-llama` use `transformers`' own). Greedy output with the cache equals greedy output without it, and a batch of left-padded prompts gives what each prompt gives alone — both are lessons below and tests in `tests/test_generation.py`.
+1. **Sampling.** `generate` and `stream` turn prompts into completions. Each step runs the model on the new token only, reading the keys and values of earlier tokens from a **KV cache** (our `gpt` gets one below; `hf-gpt2` and `hf-llama` use `transformers`' own). Greedy output with the cache equals greedy output without it, and a batch of left-padded prompts gives what each prompt gives alone — both are lessons below and tests in `tests/unit/test_generation.py`.
 2. **Loading.** `load_for_inference` takes what `--checkpoint PATH` takes: a run folder (its `checkpoints/LATEST`), a `checkpoints/` folder, a checkpoint folder or a model folder (see `resolve_checkpoint` in [models](models.html)), and verifies a checkpoint before it loads it.
 
 Carrying a model to `transformers` and back (`export_hf`, `import_hf`) lives with the models, in [models](models.html).

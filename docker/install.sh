@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install codex_nb from a built wheel, as the Dockerfiles do it (and tests/test_packaging.py checks it):
+# Install codex_nb from a built wheel, as the Dockerfiles do it (and tests/system/test_packaging.py checks it):
 #   PyTorch first, from TORCH_INDEX when set (https://download.pytorch.org/whl/cpu for the CPU image;
 #   unset: PyPI, whose Linux wheels are CUDA builds), and only when no torch is importable;
 #   then the wheel with its dependencies; then a check that the commands start.

@@ -18,10 +18,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TINY = ROOT / "configs" / "tiny.yaml"  # the recipe of the tests: a 0.1M-parameter GPT that trains in seconds
+TINY = ROOT / "configs" / "tiny.yaml"  # the recipe of the tests (and of the tutorials, `run.recipe("tiny")`): a 0.1M-parameter GPT that trains in seconds
 
 TEST_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
             "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def tiny_model(**changes):
+    "The tests' smallest `gpt` config (one layer, 16 wide, 16 tokens of context, 40 in the vocabulary), with `changes`."
+    from codex_nb.config import ModelConfig
+    return ModelConfig(**{"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16, "vocab_size": 40, **changes})
 
 
 def run(args, cwd=ROOT, env=None, timeout=300, text=True):

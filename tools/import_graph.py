@@ -59,7 +59,7 @@ def violations(mods:dict) -> list[str]:
     return bad
 
 def table(mods:dict) -> str:
-    rows = [f"{m['notebook']:<18} codex_nb/{name + '.py':<18} {m['lines']:>5} lines  <- {', '.join(sorted({d for d, _ in m['imports']} - {'__version__'})) or '-'}"
+    rows = [f"{m['notebook']:<18} codex_nb/{name + '.py':<18} {m['lines']:>5} lines  <- {', '.join(sorted({d for d, _ in m['imports']} - {'__version__', name})) or '-'}"
             for name, m in sorted(mods.items(), key=lambda kv: kv[1]["chapter"])]
     return "\n".join(rows)
 

@@ -16,7 +16,7 @@ from codex_nb.checkpoint import RunLock
 from codex_nb.io import write_sums
 from codex_nb.learner import read_metrics
 
-SCRIPT = ROOT / "tests" / "ddp_learner.py"
+SCRIPT = ROOT / "tests" / "system" / "ddp_learner.py"
 
 
 def train(tmp_path, name, *args, nproc=1):

@@ -69,7 +69,7 @@ def test_sweep_runs_every_point_in_its_own_folder_and_mlflow_run_then_compares_t
     assert sorted(row["lr"] for row in ok) == ["1e-2", "1e-3"] and all(row["data.source"] == "stdlib:email" for row in ok)
     assert [row["loss"] for row in ok] == sorted(row["loss"] for row in ok) and ok[0]["loss"] != ok[1]["loss"]  # best first
     assert len(rows) == 4 and all(row["data.source"] == "missing.py" for row in rows[2:])
-    assert all("codex-data: error:" in row["error"] and "missing.py" in row["error"] for row in rows[2:])  # the reason, not just "cell 7"
+    assert all("UsageError: data.source 'missing.py': no such file" in row["error"] for row in rows[2:])  # the reason, not just "cell 7"
     assert len({row["mlflow_run"] for row in ok}) == 2
     caches = [json.loads((Path(row["run_dir"]) / "experiment.json").read_text())["data_cache"] for row in sorted(ok, key=lambda r: r["run"])]
     assert caches == ["built", "reused"]  # the second point trained on the first one's cached tokenizer and shards

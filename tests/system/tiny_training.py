@@ -1,6 +1,6 @@
 """A small deterministic training run for the resume tests, driven through the Python API in a subprocess.
 
-python tests/tiny_training.py RUN_DIR [--steps N] [--resume] [--forget PART] [--kill-at-save STEP]
+python tests/system/tiny_training.py RUN_DIR [--steps N] [--resume] [--forget PART] [--kill-at-save STEP]
 
 --forget PART        resume without restoring PART (optimizer, rng, data): the negative controls
 --kill-at-save STEP  SIGKILL this process in the middle of writing the checkpoint of STEP (fault injection)

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from codex_nb.generation import generate, load_for_inference
 from codex_nb.learner import read_metrics
 
-from conftest import BIN, TINY, assert_usage_error, run
+from conftest import BIN, TINY, assert_usage_error, run, tiny_model
 
 GEN = BIN / "codex-generate"
 
@@ -90,12 +90,11 @@ def test_export_loads_offline_in_transformers_with_the_same_greedy_text(trained,
 
 def test_non_exportable_model_exits_2_listing_what_exports(trained, tmp_path):
     import torch
-    from codex_nb.config import ModelConfig
     from codex_nb.models import build_gpt, save_model_folder
     _, run_dir = trained
     vocab = json.loads((run_dir / "data" / "manifest.json").read_text())["tokenizer"]["vocab_size"]
     torch.manual_seed(0)
-    mixed = build_gpt(ModelConfig(n_layer=1, n_head=2, n_embd=16, vocab_size=vocab, pos_embedding="rope"))  # RoPE with LayerNorm and GELU
+    mixed = build_gpt(tiny_model(vocab_size=vocab, pos_embedding="rope"))  # RoPE with LayerNorm and GELU
     save_model_folder(mixed, tmp_path / "m", run_dir / "tokenizer" / "tokenizer.json")
     r = run([BIN / "codex-export-hf", "--checkpoint", tmp_path / "m", "--out", tmp_path / "hf"])
     assert_usage_error(r, "codex-export-hf", "exportable: learned + layernorm + gelu (GPT-2) or rope + rmsnorm + swiglu (Llama)")
@@ -174,10 +173,9 @@ def test_a_fine_tune_from_a_run_folder_resumes_after_the_source_run_moved_on(tmp
 
 def test_resume_from_a_model_folder_points_to_init_from(tmp_path):
     import torch
-    from codex_nb.config import ModelConfig
     from codex_nb.models import build_gpt, save_model_folder
     torch.manual_seed(0)
-    save_model_folder(build_gpt(ModelConfig(n_layer=1, n_head=2, n_embd=16, vocab_size=50)), tmp_path / "m")
+    save_model_folder(build_gpt(tiny_model(vocab_size=50)), tmp_path / "m")
     r = run([BIN / "codex-train", TINY, f"run.dir={tmp_path / 'r'}", "--resume-from", tmp_path / "m"], cwd=tmp_path)
     assert_usage_error(r, "codex-train", "not a checkpoint of a training run", "model.init_from")
     assert not (tmp_path / "r").exists()

@@ -1,4 +1,4 @@
-"Checkpoint safety: corruption is detected and skipped by name, crafted pickles never run, newer formats are refused, retention keeps its promises."
+"Checkpoint safety: a run with every checkpoint corrupt stops naming them, crafted pickles never run, newer formats are refused, retention keeps its promises. (A flipped byte skipped by name is the lesson of nbs/10_checkpoint; codex-train resuming past one is in system/test_codex_train.py.)"
 import json
 import os
 import warnings
@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from codex_nb.checkpoint import FORMAT_VERSION, CheckpointManager, Checkpointer, CorruptCheckpoint, load_checkpoint, to_keep, verify_checkpoint
 from codex_nb.io import write_sums
-from codex_nb.config import CodexError, ModelConfig, TrainingConfig
+from codex_nb.config import CodexError, TrainingConfig
 from codex_nb.learner import Learner, TokenBatches
 from codex_nb.models import build_gpt
+from conftest import tiny_model
 
 torch.set_num_threads(1)
 STREAM = np.tile(np.arange(40, dtype=np.uint16), 100)
@@ -21,7 +22,7 @@ STREAM = np.tile(np.arange(40, dtype=np.uint16), 100)
 
 def learner(root, steps=6, every=2, keep_last=5):
     torch.manual_seed(0)
-    l = Learner(build_gpt(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=16, vocab_size=40)),
+    l = Learner(build_gpt(tiny_model()),
                 TokenBatches(STREAM, 16, 2), TrainingConfig(max_steps=steps, batch_size=2, warmup_steps=0))
     mgr = CheckpointManager(root, keep_last=keep_last)
     l.add_cbs([Checkpointer(mgr, every=every)])
@@ -40,18 +41,6 @@ def test_checkpoint_folder_layout_and_sums(tmp_path):
     assert sorted(names) == ["meta.json", "model.safetensors", "model_config.json", "trainer_state.pt"]
     meta = verify_checkpoint(folder)
     assert meta["format_version"] == FORMAT_VERSION and meta["step"] == 6 and "train/loss" in meta["metrics"]
-
-
-def test_flipped_byte_in_newest_falls_back_to_previous_naming_it(tmp_path):
-    l, mgr = learner(tmp_path)
-    l.fit()
-    f = tmp_path / "step-00000006" / "trainer_state.pt"
-    raw = bytearray(f.read_bytes()); raw[len(raw) // 2] ^= 1; f.write_bytes(bytes(raw))
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        assert mgr.load_latest(quarantine=True).name == "step-00000004"
-    assert any("step-00000006" in str(x.message) and "corrupt" in str(x.message) for x in w)
-    assert (tmp_path / ".corrupt-step-00000006").is_dir()  # moved aside, never deleted
 
 
 def test_all_corrupt_is_an_error_naming_them(tmp_path):
@@ -152,7 +141,7 @@ def test_mlm_batches_resume_exactly_and_bf16_trains_on_cpu(tmp_path):
         (x1, y1), (x2, y2) = next(a), next(b)
         assert torch.equal(x1, x2) and torch.equal(y1, y2)
     torch.manual_seed(0)
-    enc = build_minilm(ModelConfig(name="minilm", n_layer=1, n_head=2, n_embd=32, block_size=16, vocab_size=40))
+    enc = build_minilm(tiny_model(name="minilm", n_embd=32))
     l = Learner(enc, a, TrainingConfig(max_steps=3, batch_size=2, precision="bf16", warmup_steps=0))
     l.fit()
     assert torch.isfinite(l.loss) and l.step == 3

@@ -1,8 +1,8 @@
 """Train a tiny `gpt` with the Learner, alone or as one of N torchrun processes (gloo); rank 0 writes the per-step
-losses and a hash of the final weights as JSON. Used by tests/test_distributed.py.
+losses and a hash of the final weights as JSON. Used by tests/system/test_distributed.py.
 
-    python tests/ddp_learner.py OUT.json --batch 8
-    torchrun --standalone --nproc_per_node=2 tests/ddp_learner.py OUT.json --batch 4 [--parallel fsdp]
+    python tests/system/ddp_learner.py OUT.json --batch 8
+    torchrun --standalone --nproc_per_node=2 tests/system/ddp_learner.py OUT.json --batch 4 [--parallel fsdp]
 """
 import argparse
 import hashlib

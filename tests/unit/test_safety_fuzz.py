@@ -1,7 +1,7 @@
 """The safety scanner on arbitrary text and arbitrary files (binary, invalid UTF-8, long lines): scanning, redaction and
 the policy guard never raise anything but a `SafetyViolation`, findings are well-formed, a file without findings is
 copied byte for byte by `redact_file`, and `codex-safety scan FILE` exits 0 or 1 (1 exactly when something is found),
-never 2 or a traceback. (tests/test_safety_detectors.py already checks that redaction removes planted secrets and is
+never 2 or a traceback. (tests/unit/test_safety_detectors.py already checks that redaction removes planted secrets and is
 idempotent around any text; this file does not repeat that.)"""
 import random
 import string

@@ -13,9 +13,9 @@ import pytest
 
 from codex_nb.learner import read_metrics
 
-from conftest import ROOT, TEST_ENV
+from conftest import ROOT, TEST_ENV, tiny_model
 
-SCRIPT = ROOT / "tests" / "tiny_training.py"
+SCRIPT = ROOT / "tests" / "system" / "tiny_training.py"
 STEPS = 24
 
 
@@ -101,18 +101,17 @@ def _loader_run(tmp_path, make_loader, stop_at=None):
     "Train a tiny gpt for 8 steps on `make_loader()`; with `stop_at`, checkpoint there and continue in a fresh learner and loader."
     import torch
     from codex_nb.checkpoint import CheckpointManager, load_checkpoint
-    from codex_nb.config import ModelConfig, TrainingConfig
+    from codex_nb.config import TrainingConfig
     from codex_nb.learner import Learner
     from codex_nb.models import build_gpt
     torch.manual_seed(0)
-    mcfg = ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=16, vocab_size=40)
     cfg = TrainingConfig(max_steps=stop_at or 8, batch_size=4, warmup_steps=0, schedule="constant")  # the same lr, stopped early or not
-    learn = Learner(build_gpt(mcfg), make_loader(), cfg)
+    learn = Learner(build_gpt(tiny_model()), make_loader(), cfg)
     learn.fit()
     if stop_at:
         folder = CheckpointManager(tmp_path / "ck").save(learn)
         torch.manual_seed(123)  # the resumed run must not depend on the process's RNG
-        learn = Learner(build_gpt(mcfg), make_loader(), TrainingConfig(max_steps=8, batch_size=4, warmup_steps=0, schedule="constant"))
+        learn = Learner(build_gpt(tiny_model()), make_loader(), TrainingConfig(max_steps=8, batch_size=4, warmup_steps=0, schedule="constant"))
         load_checkpoint(learn, folder)
         learn.fit()
     return {k: v.clone() for k, v in learn.model.state_dict().items()}
