@@ -2,23 +2,29 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo train test test-slow fuzz setup sync lint nbtest pytest readme export lab docs dist
+.PHONY: demo train test test-slow fuzz setup setup-demo lock sync lint nbtest pytest readme export lab docs dist
 
-demo: setup ## the main job: the experiment notebook on the default config (stdlib corpus): data, tokenizer, training, evaluation, HumanEval, samples, plots, MLflow
+demo: setup-demo ## the main job: the experiment notebook on the default config (stdlib corpus): data, tokenizer, training, evaluation, HumanEval, samples, plots, MLflow
 	OMP_NUM_THREADS=2 $(BIN)/codex-experiment
 
 test: setup ## every check: sync, ruff, notebook tests, pytest
 	bash tools/test.sh
 
-train: setup ## codex-train alone on the default config (no notebook, no HumanEval)
+train: setup-demo ## codex-train alone on the default config (no notebook, no HumanEval)
 	OMP_NUM_THREADS=2 $(BIN)/codex-train
 
 test-slow: setup ## the slow tests and the notebook cells flagged slow (torch.compile, long runs)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow tests
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --flags slow
 
-setup: ## .venv, CPU torch, the project with its dev extra, Debian packages (idempotent)
-	bash tools/setup.sh
+setup: ## for the checks: .venv, CPU torch, the project with its dev extra, the Debian packages the tests call; all from constraints.txt (idempotent)
+	bash tools/setup.sh test
+
+setup-demo: ## for the main job: .venv, CPU torch, the project; from constraints.txt; no Debian package (idempotent)
+	bash tools/setup.sh demo
+
+lock: ## regenerate constraints.txt, the lock: codex-nb[dev] resolved afresh in a throw-away venv (after changing a dependency)
+	$(or $(wildcard $(BIN)/python),python3) tools/lock.py
 
 sync: setup ## notebooks, package and README agree
 	bash tools/check_sync.sh

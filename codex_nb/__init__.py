@@ -6,6 +6,8 @@ Modules:
 - `codex_nb.cli`: Console scripts: thin layers over the modules, with one-line errors and the exit codes of the contract.
 - `codex_nb.config`: Typed configuration: a dataclass schema, YAML recipes, dotted overrides, and errors that say which key is wrong, what it held and what is allowed.
 - `codex_nb.data`: Streamed corpora from files, folders, globs, JSONL / Parquet / text and the standard library; a dataset manifest; deterministic splits; token shards; the preparation of a run's data, cached by content; and a sampler whose position is part of the checkpoint.
+- `codex_nb.evaluate_metrics.bits_per_byte.bits_per_byte`: Bits per byte: summed negative log-likelihood in bits over the exact UTF-8 bytes of the texts it was measured on.
+- `codex_nb.evaluate_metrics.code_pass_at_k.code_pass_at_k`: pass@k of candidate programs, run against each problem's tests in codex_nb's sandbox.
 - `codex_nb.evaluation`: Functional correctness and held-out quality of a trained model: HumanEval and samples files scored with pass@k in the sandbox, reports with plots, and perplexity of any text.
 - `codex_nb.execution`: Run untrusted generated code: one fresh process per sample, in its own Linux namespaces, as an unprivileged user, with rlimits, a wall-clock timeout that kills everything it started, and capped output.
 - `codex_nb.experiment`: Papermill experiments and sweeps: an experiment notebook run into its run folder, a grid of them compared.

@@ -102,12 +102,13 @@ def console_script(cmd, # the command: called with the argument list, returns an
 def validate_config_cmd(argv:list[str]) -> int:
     "Validate a config file and overrides; print the plan or the resolved YAML."
     p = CliParser(prog="codex-validate-config", description="Validate a config without running it.")
-    p.add_argument("file", metavar="FILE", help="YAML config recipe, e.g. configs/default.yaml")
+    p.add_argument("file", metavar="FILE", help="YAML config file, or a recipe name (tiny: configs/tiny.yaml)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides applied left to right")
     p.add_argument("--print", dest="print_yaml", action="store_true", help="print the resolved config as YAML")
     a = p.parse_args(argv)
-    from codex_nb.run import apply_init_from, describe
-    cfg = apply_init_from(load_config(a.file, a.overrides))
+    from codex_nb.run import apply_init_from, config_note, config_source, describe
+    if note := config_note(a.file): print(f"codex-validate-config: {note}", file=sys.stderr)
+    cfg = apply_init_from(load_config(config_source(a.file), a.overrides))
     if a.print_yaml: print(config_yaml(cfg, comments=False), end="")
     else: print(f"{a.file}: valid. Running it will:\n{describe(cfg)}")
     return 0

@@ -18,6 +18,7 @@ step() {
 
 step sync bash tools/check_sync.sh
 step ruff "$BIN/ruff" check .
+step lock "$BIN/python" tools/lock.py --check
 step notebooks "$BIN/nbdev-test" --n-workers "$WORKERS"
 step pytest "$BIN/python" -m pytest -n "$WORKERS" -q tests
 

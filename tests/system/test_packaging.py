@@ -46,6 +46,8 @@ def test_one_version_everywhere_and_clean_metadata(dist):
         meta = z.read(f"codex_nb-{v}.dist-info/METADATA").decode()
         assert z.read(f"codex_nb-{v}.dist-info/licenses/LICENSE") == (ROOT / "LICENSE").read_bytes()
         assert z.read("codex_nb/experiments/train.ipynb") == (ROOT / "nbs/experiments/train.ipynb").read_bytes()
+        for recipe in ("default.yaml", "tiny.yaml"): assert z.read(f"codex_nb/configs/{recipe}") == (ROOT / "configs" / recipe).read_bytes()
+        for m in ("bits_per_byte", "code_pass_at_k"): assert f"codex_nb/evaluate_metrics/{m}/{m}.py" in names
     assert f"Version: {v}\n" in meta and "License-Expression: Apache-2.0\n" in meta and "License-File: LICENSE\n" in meta
     assert "Classifier: License" not in meta  # an SPDX expression, not the deprecated license classifiers
     assert {n.split("/")[0] for n in names} == {"codex_nb", f"codex_nb-{v}.dist-info"}  # nothing else lands in site-packages
@@ -72,7 +74,7 @@ def deps_view(tmp) -> Path:
 
 @pytest.fixture(scope="module")
 def installed(dist, tmp_path_factory):
-    "A clean venv (`--system-site-packages`; pip and the dependencies visible, codex_nb not) with the wheel installed by docker/install.sh, offline."
+    "A clean venv (`--system-site-packages`; pip and the dependencies visible, codex_nb not) with the wheel installed by docker/install.sh with the lock, offline."
     tmp = tmp_path_factory.mktemp("venv")
     base = Path(sys.base_prefix) / "bin" / "python3"
     venv = tmp / "venv"
@@ -82,7 +84,8 @@ def installed(dist, tmp_path_factory):
     env = {**os.environ, **TEST_ENV, "PYTHON": str(venv / "bin" / "python"), "PIP_NO_INDEX": "1",
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}
     env.pop("VIRTUAL_ENV", None); env.pop("PYTHONPATH", None)
-    r = subprocess.run(["sh", ROOT / "docker/install.sh", dist], capture_output=True, text=True, env=env, cwd=tmp, timeout=600)
+    r = subprocess.run(["sh", ROOT / "docker/install.sh", dist, ROOT / "constraints.txt"], capture_output=True, text=True, env=env,
+                       cwd=tmp, timeout=600)  # with the lock's constraints: the tested versions, or pip refuses
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return venv, env, r
 
@@ -109,9 +112,13 @@ def test_the_installed_package_trains_generates_and_finds_its_experiment_noteboo
     run = lambda *a, **kw: subprocess.run([str(x) for x in a], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, **kw)
     r = run(venv / "bin/codex-validate-config", "tiny.yaml")
     assert r.returncode == 0 and "valid" in r.stdout, r.stderr
-    r = run(venv / "bin/python", "-m", "codex_nb", "train", "tiny.yaml", "run.dir=runs/tiny", "training.max_steps=12",
-            "checkpoint.every=0", "--quiet")
+    r = run(venv / "bin/python", "-m", "codex_nb", "train", "tiny", "run.dir=runs/tiny", "training.max_steps=12",
+            "checkpoint.every=0", "--quiet")  # the recipe by name: no configs/ here, so the one installed with the wheel
     assert r.returncode == 0, r.stderr
+    assert f"config tiny: the recipe {venv}" in r.stderr and "/configs/tiny.yaml" in r.stderr, r.stderr
+    (tmp_path / "tiny").write_text("training: {max_steps: 3}\n")  # a file of that name wins, and the line says so
+    r = run(venv / "bin/codex-validate-config", "tiny")
+    assert r.returncode == 0 and "config tiny: the file tiny (a path wins over the recipe" in r.stderr, r.stderr
     assert (tmp_path / "runs/tiny/checkpoints/LATEST").read_text() == "step-00000012\n"
     umask = os.umask(0); os.umask(umask)
     mode = (tmp_path / "runs/tiny/checkpoints/step-00000012/model.safetensors").stat().st_mode & 0o777
@@ -126,16 +133,30 @@ def test_the_installed_package_trains_generates_and_finds_its_experiment_noteboo
     assert_usage_error(r, "codex-validate-config", "unknown key 'training.lrr'")
 
 
+def test_evaluate_loads_codex_nb_metrics_from_the_installed_wheel_offline(installed, tmp_path):
+    venv, env, _ = installed
+    code = ("import evaluate, math; from codex_nb.evaluation import metric_path; p = metric_path('bits_per_byte'); "
+            "print(p); print(evaluate.load(str(p)).compute(predictions=[3 * math.log(4)], references=['ab\\n'])['bits_per_byte'])")
+    r = subprocess.run([venv / "bin/python", "-c", code], capture_output=True, text=True, env={**env, "HF_HOME": str(tmp_path / "hf")},
+                       cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    path, value = r.stdout.split()
+    assert Path(path).is_relative_to(venv) and float(value) == 2.0  # three tokens at probability 1/4 over three bytes: 2 bits each
+
+
 def test_dockerfiles_install_with_the_tested_script_and_run_a_console_script():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     ignore = (ROOT / ".dockerignore").read_text().split()
-    assert ignore[ignore.index("*"):] == ["*", "!dist/codex_nb-*.whl", "!docker/install.sh"]  # a small context: the wheel and the script
+    assert ignore[ignore.index("*"):] == ["*", "!dist/codex_nb-*.whl", "!docker/install.sh", "!constraints.txt"]  # the wheel, the script, the lock
     for name in ("Dockerfile", "Dockerfile.cuda"):
         text = (ROOT / "docker" / name).read_text()
         base = re.search(r"^FROM (\S+)", text, re.M).group(1)
         assert ":" in base and not base.endswith(":latest"), base  # a pinned base image
         assert "COPY docker/install.sh /tmp/install.sh" in text and "sh /tmp/install.sh /tmp/wheels" in text
-        assert "COPY dist/codex_nb-*.whl /tmp/wheels/" in text
+        assert "COPY dist/codex_nb-*.whl /tmp/wheels/" in text and "COPY constraints.txt /tmp/constraints.txt" in text
+        lock = "/tmp/constraints-cuda.txt" if name.endswith("cuda") else "/tmp/constraints.txt"  # CUDA: the lock less its CPU torch
+        assert f"sh /tmp/install.sh /tmp/wheels {lock}" in text, name
+        if name.endswith("cuda"): assert "grep -v '^torch==' /tmp/constraints.txt > /tmp/constraints-cuda.txt" in text
         entry = json.loads(re.search(r"^ENTRYPOINT (.+)$", text, re.M).group(1))
         assert entry[0] in scripts, entry
         assert re.search(r"^USER (?!root)\w+", text, re.M), name  # training needs no root
