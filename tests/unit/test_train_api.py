@@ -37,7 +37,8 @@ def trained(tmp_path_factory):
 def test_train_returns_the_run_and_resume_auto_on_a_finished_run_does_nothing(trained):
     tmp, r = trained
     assert (r.step, r.checkpoint, r.preempted, r.finished_already) == (STEPS, tmp / "api" / "checkpoints" / f"step-{STEPS:08d}", False, False)
-    assert set(r.metrics) == {"loss", "perplexity", "token_accuracy", "bits_per_byte"} and r.metrics["loss"] > 0
+    assert set(r.metrics) == {"loss", "perplexity", "token_accuracy", "bits_per_byte", "scope"} and r.metrics["loss"] > 0
+    assert r.metrics["scope"] == "whole split"  # the final evaluation scores every validation token once
     assert r.mlflow_run_id is None  # tracking off in the tiny recipe
     before = files_of(tmp / "api")
     again = train(str(TINY), f"run.dir={tmp / 'api'}", *common(tmp), resume_from="auto", progress=False)
@@ -101,7 +102,7 @@ def test_eval_metrics_by_name_reach_the_evaluation_and_unknown_names_are_refused
     tmp, _ = trained
     r = train(str(TINY), f"run.dir={tmp / 'metrics'}", *common(tmp), "training.max_steps=3", "training.eval_metrics=[loss, token_accuracy]",
               progress=False)
-    assert set(r.metrics) == {"loss", "token_accuracy"}
+    assert set(r.metrics) - {"scope"} == {"loss", "token_accuracy"}
     with pytest.raises(ConfigError, match=r"unknown metric 'perplexty' \(did you mean 'perplexity'\?\)"):
         train(str(TINY), f"run.dir={tmp / 'bad'}", *common(tmp), "training.eval_metrics=[loss, perplexty]")
     with pytest.raises(ConfigError, match="unknown callback 'no-such-callback'"):
