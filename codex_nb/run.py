@@ -324,6 +324,9 @@ def _prepared_data(cfg:Config, run_dir:Path, resuming:bool, progress:bool) -> di
         prep = copy.deepcopy(cfg); prep.tokenizer.path = str(_run_tokenizer(run_dir, old["tokenizer"]["sha256"]))
     manifest = prepare_data(prep, run_dir, progress=progress, write=False)  # written later, once nothing is refused
     if old and manifest["content_hash"] != old["content_hash"]:
+        if (was := bool((old.get("curation") or {}).get("enabled"))) != cfg.data.curate:
+            raise UsageError(f"this run's data was split {'with' if was else 'without'} curation ({run_dir / 'data' / 'manifest.json'}): "
+                             f"resume it with data.curate={str(was).lower()}")
         raise UsageError(f"the corpus changed since this run started (run codex-data verify {run_dir} to see which files): "
                          "resume needs the same data; start a new run.dir to train on the new data")
     if old and manifest["tokenizer"]["sha256"] != old["tokenizer"]["sha256"]:
