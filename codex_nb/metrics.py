@@ -16,9 +16,11 @@ Docs: https://codex-nb.github.io/codex-nb/metrics.html.md"""
 # %% auto #0
 __all__ = ['DEFAULT_EVAL_METRICS', 'MissingDependency', 'require', 'TokenMetric', 'Loss', 'Perplexity', 'nats_to_bits_per_byte',
            'BitsPerByte', 'TokenAccuracy', 'make_metric', 'evaluate_batches', 'normalize_answer', 'exact_match',
-           'token_f1', 'bleu', 'chrf', 'rouge_l', 'pass_at_k', 'pass_at_k_table']
+           'token_f1', 'bleu', 'chrf', 'rouge_l', 'line_exact_match', 'edit_similarity', 'body_parses', 'parse_rate',
+           'pass_at_k', 'pass_at_k_table']
 
 # %% ../nbs/08_metrics.ipynb #b0900004
+import ast
 import collections
 import importlib
 import inspect
@@ -189,6 +191,42 @@ def rouge_l(predictions:list[str], references:list) -> float:
     return float(np.mean([max(scorer.score(r, p)["rougeL"].fmeasure for r in refs) for p, refs in zip(predictions, _refs(references))]))
 
 for f in (bleu, chrf, rouge_l): f.kind = "text"
+
+# %% ../nbs/08_metrics.ipynb #3028af29
+@METRICS.register("line_exact_match")
+def line_exact_match(predictions:list[str], references:list) -> float:
+    "Share of predicted lines equal to one of their references token for token, whitespace aside (CodeXGLUE's exact match, 0-1)."
+    _check_pairs(predictions, references)
+    return float(np.mean([any(p.split() == r.split() for r in refs) for p, refs in zip(predictions, _refs(references))]))
+
+@METRICS.register("edit_similarity")
+def edit_similarity(predictions:list[str], references:list) -> float:
+    "Mean Levenshtein ratio (`fuzz.ratio`) of each stripped prediction to its best stripped reference: CodeXGLUE's edit similarity (0-100)."
+    ratio = require("rapidfuzz.fuzz", "rapidfuzz").ratio
+    _check_pairs(predictions, references)
+    return float(np.mean([max(ratio(p.strip(), r.strip()) for r in refs) for p, refs in zip(predictions, _refs(references))]))
+
+def body_parses(prompt:str, # a function's header and docstring, starting at column 0
+                completion:str, # the body written for it
+               ) -> bool:
+    "Whether `prompt + completion` parses, and the function's body does something (more than `pass`, `...` or bare strings)."
+    try: tree = ast.parse(prompt + completion)
+    except (SyntaxError, ValueError, RecursionError, MemoryError): return False
+    fn = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if fn is None: return False
+    body = fn.body[1:] if ast.get_docstring(fn, clean=False) is not None else fn.body
+    stub = lambda s: isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))  # `...`, a string
+    return any(not stub(s) for s in body)
+
+@METRICS.register("parse_rate")
+def parse_rate(predictions:list[str], # the bodies written
+               references:list[str], # their prompts: function headers with docstrings
+              ) -> float:
+    "Share of bodies that complete their prompt into a function that parses and does something (0-1)."
+    _check_pairs(predictions, references)
+    return float(np.mean([body_parses(r, p) for p, r in zip(predictions, references)]))
+
+for f in (line_exact_match, edit_similarity, parse_rate): f.kind = "code"
 
 # %% ../nbs/08_metrics.ipynb #b0900023
 def pass_at_k(n:int, # samples generated for the task

