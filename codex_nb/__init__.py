@@ -5,10 +5,10 @@ Modules:
 - `codex_nb.checkpoint`: Checkpoints that are whole, atomic, verified on load, never unpickled, retained by policy — and a resume that continues bit for bit.
 - `codex_nb.cli`: Console scripts: thin layers over the modules, with one-line errors and the exit codes of the contract.
 - `codex_nb.config`: Typed configuration: a dataclass schema, YAML recipes, dotted overrides, and errors that say which key is wrong, what it held and what is allowed.
-- `codex_nb.data`: Streamed corpora from files, folders, globs, JSONL / Parquet / text and the standard library; a dataset manifest; deterministic splits; token shards; the preparation of a run's data, cached by content; and a sampler whose position is part of the checkpoint.
+- `codex_nb.data`: Streamed corpora from files, folders, globs, JSONL / Parquet / text and the standard library; a dataset manifest; curation before the split (generated files, exact and near-duplicates, held-out files copied from training, benchmark text); deterministic splits; token shards; the preparation of a run's data, cached by content; and a sampler whose position is part of the checkpoint.
 - `codex_nb.evaluate_metrics.bits_per_byte.bits_per_byte`: Bits per byte: summed negative log-likelihood in bits over the exact UTF-8 bytes of the texts it was measured on.
 - `codex_nb.evaluate_metrics.code_pass_at_k.code_pass_at_k`: pass@k of candidate programs, run against each problem's tests in codex_nb's sandbox.
-- `codex_nb.evaluation`: Functional correctness and held-out quality of a trained model: HumanEval and samples files scored with pass@k in the sandbox, reports with plots, and perplexity of any text.
+- `codex_nb.evaluation`: Functional correctness and held-out quality of a trained model: HumanEval and samples files scored with pass@k in the sandbox, reports with plots, perplexity of any text, and line completion and parse rate on a run's held-out files.
 - `codex_nb.execution`: Run untrusted generated code: one fresh process per sample, in its own Linux namespaces, as an unprivileged user, with rlimits, a wall-clock timeout that kills everything it started, and capped output.
 - `codex_nb.experiment`: Papermill experiments and sweeps: an experiment notebook run into its run folder, a grid of them compared.
 - `codex_nb.generation`: Sampling with a KV cache (temperature, top-k, top-p, stop sequences, streaming, batched prompts) and loading a checkpoint for inference.
@@ -22,7 +22,7 @@ Modules:
 - `codex_nb.run`: The training pipeline as functions: config, run folder, data, learner, fit, summary; `train` does them all.
 - `codex_nb.safety`: The guard for prompts and generations: the per-kind policy on secrets and personal data, dangerous generated code, and prompt injection.
 - `codex_nb.secrets`: Secrets and personal data found in one pass with compiled patterns behind keyword prefilters, redacted with typed placeholders in training data, logs, configs and environment fingerprints; the data's redaction policy.
-- `codex_nb.tokenization`: Five tokenizer kinds trained from a stream — byte-level BPE, Unigram and WordPiece with 🤗 tokenizers, Unigram and BPE with SentencePiece — saved as one `tokenizer.json` that `transformers` loads; and the end-of-text token of a folder.
+- `codex_nb.tokenization`: Six tokenizer kinds — byte-level BPE, Unigram and WordPiece trained with 🤗 tokenizers, Unigram and BPE trained with SentencePiece, and plain bytes — saved as one `tokenizer.json` that `transformers` loads; and the end-of-text token of a folder.
 - `codex_nb.tracking`: MLflow tracking that never breaks training: params that never crash, metrics under the contract's names logged off the training thread, one MLflow run across resumes, FAILED on a crash, and a callback for Hugging Face Trainer users."""
 
 __version__ = "0.1.0"

@@ -83,7 +83,7 @@ class DataConfig:
 @dataclass
 class TokenizerConfig:
     "The tokenizer trained on the corpus."
-    kind: str = opt("bpe", registry="tokenizers") # `bpe` (byte-level), `unigram`, `wordpiece`, `sp-unigram` or `sp-bpe`
+    kind: str = opt("bpe", registry="tokenizers") # `bpe` (byte-level), `unigram`, `wordpiece`, `sp-unigram`, `sp-bpe`, or `byte` (one token per byte, nothing learned)
     vocab_size: int = opt(4096, ge=32) # vocabulary size, special tokens included
     min_frequency: int = opt(2, ge=1) # pairs seen fewer times than this are not merged
     sample_bytes: int = opt(100_000_000, ge=0) # training text fed to the trainer, at most (SentencePiece holds it in memory); 0: all

@@ -1,4 +1,4 @@
-"""Streamed corpora from files, folders, globs, JSONL / Parquet / text and the standard library; a dataset manifest; deterministic splits; token shards; the preparation of a run's data, cached by content; and a sampler whose position is part of the checkpoint.
+"""Streamed corpora from files, folders, globs, JSONL / Parquet / text and the standard library; a dataset manifest; curation before the split (generated files, exact and near-duplicates, held-out files copied from training, benchmark text); deterministic splits; token shards; the preparation of a run's data, cached by content; and a sampler whose position is part of the checkpoint.
 
 Real corpora are large, messy and change under your feet. This module reads them as a **stream** — one document at a time, never the whole corpus in memory — skips what cannot be text (binary, undecodable or oversized files are counted, not fatal), and records exactly what was read in a **manifest**: every document's name, size and sha256, its split, and the seed. `codex-data verify` later names every source that changed.
 

@@ -1,4 +1,4 @@
-"""Functional correctness and held-out quality of a trained model: HumanEval and samples files scored with pass@k in the sandbox, reports with plots, and perplexity of any text.
+"""Functional correctness and held-out quality of a trained model: HumanEval and samples files scored with pass@k in the sandbox, reports with plots, perplexity of any text, and line completion and parse rate on a run's held-out files.
 
 The [metrics](metrics.html) chapter scores what a model predicts token by token; this one scores what it *writes*. Programs are sampled with [generation](generation.html), run in the [execution](execution.html) sandbox, and counted with the unbiased pass@k estimator; the same report format serves HumanEval, any samples file, and perplexity of a corpus.
 

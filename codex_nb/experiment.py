@@ -300,6 +300,9 @@ def experiment_summary(e:dict # what `experiment` returned
     line = (f"step {v['step']}: validation loss {v['loss']:.3f}, perplexity {v['perplexity']:.2f}, bits per byte {v['bits_per_byte']:.3f}"
             + (" on the whole validation split" if v.get("scope") == "whole split" else "")
             + (f"; training took {secs:.0f} s" if secs is not None else "") + "\n") if v else ""
+    if (c := e.get("code")):
+        line += (f"line completion on {c['line_cases']} held-out lines: exact match {c['line_exact_match']:.3f}, edit similarity "
+                 f"{c['edit_similarity']:.1f}; parse rate of {c['function_cases']} function bodies {c['parse_rate']:.3f}\n")
     return line + f"experiment done: {where_is(Path(e['run_dir']))}"
 
 def sweep_summary(s:dict # what `run_sweep` returned

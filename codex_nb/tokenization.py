@@ -1,4 +1,4 @@
-"""Five tokenizer kinds trained from a stream — byte-level BPE, Unigram and WordPiece with 🤗 tokenizers, Unigram and BPE with SentencePiece — saved as one `tokenizer.json` that `transformers` loads; and the end-of-text token of a folder.
+"""Six tokenizer kinds — byte-level BPE, Unigram and WordPiece trained with 🤗 tokenizers, Unigram and BPE trained with SentencePiece, and plain bytes — saved as one `tokenizer.json` that `transformers` loads; and the end-of-text token of a folder.
 
 Every kind ends in the same place: a `tokenizers.Tokenizer` saved as `tokenizer.json` plus the two small files that make `transformers.AutoTokenizer.from_pretrained(folder)` return a fast tokenizer, offline. Training, encoding shards, generation and export then share one code path whatever the kind.
 
@@ -13,9 +13,9 @@ Docs: https://codex-nb.github.io/codex-nb/tokenization.html.md"""
 # %% auto #0
 __all__ = ['EOT', 'PAD', 'MASK', 'FIM_PREFIX', 'FIM_MIDDLE', 'FIM_SUFFIX', 'UNK', 'SPECIAL_TOKENS', 'BYTE_ALPHABET',
            'WORDPIECE_PREFIX', 'SP_MAX_SENTENCE', 'SAMPLES', 'base_vocab', 'train_bpe', 'train_unigram',
-           'train_wordpiece', 'sentencepiece_to_tokenizer', 'train_sp_unigram', 'train_sp_bpe', 'check_vocab_size',
-           'train_tokenizer', 'save_tokenizer', 'load_tokenizer', 'tokenizer_sha256', 'end_token_id',
-           'describe_tokenizer', 'export_tokenizer']
+           'train_wordpiece', 'sentencepiece_to_tokenizer', 'train_sp_unigram', 'train_sp_bpe', 'train_byte',
+           'check_vocab_size', 'train_tokenizer', 'save_tokenizer', 'load_tokenizer', 'tokenizer_sha256',
+           'end_token_id', 'describe_tokenizer', 'export_tokenizer']
 
 # %% ../nbs/05_tokenization.ipynb #faa0394f
 import io
@@ -38,7 +38,7 @@ BYTE_ALPHABET = 256
 
 def base_vocab(kind:str) -> int:
     "The smallest vocabulary a kind can have: its base alphabet plus the special tokens."
-    extra = {"bpe": 0, "unigram": 0, "wordpiece": 1, "sp-unigram": 4, "sp-bpe": 4}  # <unk>; SentencePiece also \n \t \r
+    extra = {"bpe": 0, "byte": 0, "unigram": 0, "wordpiece": 1, "sp-unigram": 4, "sp-bpe": 4}  # <unk>; SentencePiece also \n \t \r
     return BYTE_ALPHABET + len(SPECIAL_TOKENS) + extra[kind]
 
 # %% ../nbs/05_tokenization.ipynb #033bd312
@@ -156,6 +156,21 @@ def train_sp_bpe(texts:Iterator[str], vocab_size:int, min_frequency:int=2, show_
     "SentencePiece BPE, set up for code, converted to `tokenizers`."
     return sentencepiece_to_tokenizer(_train_sentencepiece(texts, vocab_size, "bpe"), "bpe")
 
+# %% ../nbs/05_tokenization.ipynb #d35b0401
+def _bytes_to_unicode() -> dict[int, str]:
+    "GPT-2's printable stand-in of each byte, the symbols `pre_tokenizers.ByteLevel` maps bytes to."
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    rest = [b for b in range(256) if b not in bs]
+    return {**{b: chr(b) for b in bs}, **{b: chr(256 + i) for i, b in enumerate(rest)}}
+
+@TOKENIZERS.register("byte")
+def train_byte(texts:Iterator[str], vocab_size:int, min_frequency:int=2, show_progress:bool=False) -> Tokenizer:
+    "One token per byte after the special tokens: nothing learned, `texts` not read."
+    vocab = {**{t: i for i, t in enumerate(SPECIAL_TOKENS)}, **{s: len(SPECIAL_TOKENS) + b for b, s in _bytes_to_unicode().items()}}
+    tok = _byte_level(Tokenizer(models.BPE(vocab=vocab, merges=[])))
+    tok.add_special_tokens(SPECIAL_TOKENS)
+    return tok
+
 # %% ../nbs/05_tokenization.ipynb #86e84c61
 def _capped(texts:Iterable[str], max_bytes:int) -> Iterator[str]:
     total = 0
@@ -172,7 +187,7 @@ def check_vocab_size(kind:str, vocab_size:int):
                          f"({base_vocab(kind)}: 256 bytes and the special tokens); use at least {base_vocab(kind)}")
 
 def train_tokenizer(texts:Iterable[str], # documents, streamed
-                    kind:str="bpe", # a registered kind: bpe, unigram, wordpiece, sp-unigram, sp-bpe
+                    kind:str="bpe", # a registered kind: bpe, byte, unigram, wordpiece, sp-unigram, sp-bpe
                     vocab_size:int=4096, # vocabulary size, special tokens included
                     min_frequency:int=2, # BPE / WordPiece: pairs seen fewer times are not merged
                     sample_bytes:int=0, # stop reading after this many bytes of text; 0: read everything

@@ -1,0 +1,185 @@
+"""Training recipes side by side on one split: quality at equal training time, time to reach a target, spread.
+
+Every run is scored on the whole held-out split of the same prepared data (exact UTF-8 bytes, every token once, the
+run's own final evaluation). Recipes are interleaved: round r trains every recipe with seed r, in an order that
+rotates by round, so a slow spell of the machine falls on all recipes alike. Before each run a contention probe
+times a fixed matrix product; a run whose probe is more than 15% slower than the quietest probe of the bench is run
+again once, and reported as flagged if it is still slow.
+
+Training time leaves out every evaluation (the clock pauses for them); it includes data loading, checkpoints and
+the callbacks a recipe runs. With `--equal-time`, every recipe after the first gets as many steps as fit in the
+first recipe's training time (steps per second measured in a calibration run of each), so the comparison is at equal
+training time; `--curve N` scores the whole held-out split at N points of each run, from which the time to reach
+`--target` bits per byte is read (linear between points).
+
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_recipes.py --seeds 3 --equal-time --curve 6          # default vs nanogpt-char (~40 min)
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_recipes.py --recipes configs/nanogpt-char.yaml --seeds 3 \\
+        --set data.curate=false --out bench/results/nanogpt-check.json                                 # the check against nanoGPT (~6 min)
+
+Results go to `--out` (JSON: every run, the summary, the machine), and a markdown table to stdout.
+"""
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, mean_ci, probe  # noqa: E402
+
+from codex_nb.data import split_tokens  # noqa: E402
+from codex_nb.learner import Callback, split_windows  # noqa: E402
+from codex_nb.metrics import evaluate_batches  # noqa: E402
+from codex_nb.registry import callbacks  # noqa: E402
+from codex_nb.run import resolve_config, train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@callbacks.register("bench-clock")
+class Clock(Callback):
+    "Training seconds with every evaluation left out, and the whole held-out split's bits per byte at `points` steps."
+    order = 15  # before the Evaluator (20): the last step's clock stops before the final evaluation
+    def __init__(self, out:str, points:int=0): self.out, self.points = Path(out), points
+    def before_fit(self):
+        self.t0, self.paused, self.curve = time.perf_counter(), 0.0, []
+        if self.points: self.ids, self.info = split_tokens(self.out.parent, "val")
+    def after_step(self):
+        l = self.learn
+        self.paused += getattr(l, "eval_seconds", 0.0)  # the previous step's evaluation, if any
+        seconds = time.perf_counter() - self.t0 - self.paused
+        every = max(1, l.cfg.max_steps // max(self.points, 1))
+        if self.points and l.step % every == 0 and l.step < l.cfg.max_steps:
+            t1, m = time.perf_counter(), l.model
+            block = m.model_config.block_size
+            r = evaluate_batches(m, split_windows(self.ids, block, 16), ["bits_per_byte"], l.autocast, n_bytes=self.info["bytes"])
+            self.curve.append([l.step, seconds, r["bits_per_byte"]])
+            self.paused += time.perf_counter() - t1
+        if l.step == l.cfg.max_steps:
+            self.out.write_text(json.dumps({"train_seconds": seconds, "steps": l.step, "curve": self.curve}))
+
+
+def one_run(recipe:str, seed:int, steps:int|None, root:Path, tag:str, sets:list[str], curve:int) -> dict:
+    "Train `recipe` with `seed` (and `steps`, if given) in a fresh run folder; its training time and whole-split figures."
+    run_dir = root / tag
+    over = [f"run.root={root}", f"run.dir={run_dir}", f"seed={seed}", "tracking.enabled=false", "monitor.plots=false",
+            "monitor.progress=false", "monitor.system_metrics=false", "checkpoint.keep_last=1", "checkpoint.keep_best=0",
+            f"training.callbacks=[{{bench-clock: {{out: {run_dir / 'clock.json'}, points: {curve}}}}}]", *sets]
+    if steps: over.append(f"training.max_steps={steps}")
+    t0 = time.perf_counter()
+    r = train(str(ROOT / recipe), *over, progress=False)
+    wall = time.perf_counter() - t0
+    clock = json.loads((run_dir / "clock.json").read_text())
+    final = r.metrics
+    return {"recipe": recipe, "seed": seed, "steps": clock["steps"], "train_seconds": clock["train_seconds"], "wall_seconds": wall,
+            "bits_per_byte": final["bits_per_byte"], "scope": final.get("scope"), "loss": final["loss"],
+            "curve": clock["curve"] + [[clock["steps"], clock["train_seconds"], final["bits_per_byte"]]],
+            **{k: final[k] for k in ("line_exact_match", "edit_similarity", "parse_rate") if k in final}}
+
+
+def time_to(curve:list, target:float) -> float|None:
+    "Training seconds at which the curve first reaches `target` bits per byte (linear between points), None if never."
+    prev = None
+    for step, sec, bpb in curve:
+        if bpb <= target:
+            if prev is None or prev[2] == bpb: return sec
+            return prev[1] + (sec - prev[1]) * (prev[2] - target) / (prev[2] - bpb)
+        prev = (step, sec, bpb)
+    return None
+
+
+def summarize(runs:list[dict], recipes:list[str], target:float|None) -> dict:
+    "Per recipe: mean, spread and CI of bits per byte and training time, time to the target; the first recipe against each other."
+    out = {"recipes": {}, "differences": {}}
+    by = {r: [x for x in runs if x["recipe"] == r and not x.get("discarded")] for r in recipes}
+    for r, xs in by.items():
+        b, t = mean_ci([x["bits_per_byte"] for x in xs]), mean_ci([x["train_seconds"] for x in xs])
+        tt = [time_to(x["curve"], target) for x in xs] if target else []
+        out["recipes"][r] = {"runs": len(xs), "steps": sorted({x["steps"] for x in xs}), "bits_per_byte": b, "train_seconds": t,
+                             "flagged": sum(bool(x.get("flagged")) for x in xs),
+                             **({"time_to_target": tt} if target else {}),
+                             **{k: mean_ci([x[k] for x in xs]) for k in ("line_exact_match", "edit_similarity", "parse_rate") if all(k in x for x in xs)}}
+    base = recipes[0]
+    for r in recipes[1:]:
+        pairs = {x["seed"]: x["bits_per_byte"] for x in by[base]}
+        diffs = [x["bits_per_byte"] - pairs[x["seed"]] for x in by[r] if x["seed"] in pairs]
+        if diffs:
+            m, s, h = mean_ci(diffs)
+            out["differences"][r] = {"minus": base, "bits_per_byte": [m, s, h], "pairs": len(diffs),
+                                     "relative": m / statistics.fmean(pairs.values()),
+                                     "resolved": bool(len(diffs) > 1 and abs(m) > h)}
+    return out
+
+
+def table(summary:dict, target:float|None) -> str:
+    "The summary as a markdown table."
+    fmt = lambda t, d=3: f"{t[0]:.{d}f} ± {t[2]:.{d}f}" if not math.isnan(t[2]) else f"{t[0]:.{d}f}"
+    head = "| recipe | runs | steps | training s (mean ± 95% CI) | bits per byte, whole val split (mean ± 95% CI) | spread (sd) |"
+    rows = [head, "|" + " --- |" * 6]
+    if target: rows[0] += f" s to {target} bits/byte |"; rows[1] += " --- |"
+    for r, s in summary["recipes"].items():
+        row = (f"| `{Path(r).stem}` | {s['runs']}{' (' + str(s['flagged']) + ' flagged)' if s['flagged'] else ''} | "
+               f"{', '.join(map(str, s['steps']))} | {fmt(s['train_seconds'], 0)} | {fmt(s['bits_per_byte'])} | {s['bits_per_byte'][1]:.3f} |")
+        if target:
+            tt = [t for t in s["time_to_target"] if t is not None]
+            row += f" {statistics.fmean(tt):.0f} ({len(tt)} of {len(s['time_to_target'])} reached) |" if tt else " not reached |"
+        rows.append(row)
+    for r, d in summary["differences"].items():
+        m, _, h = d["bits_per_byte"]
+        verdict = f"{100 * d['relative']:+.1f}%" if d["resolved"] else "below resolution"
+        rows.append(f"\n`{Path(r).stem}` − `{Path(d['minus']).stem}`: {m:+.3f} ± {h:.3f} bits per byte over {d['pairs']} paired seeds ({verdict})")
+    return "\n".join(rows)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--recipes", nargs="+", default=["configs/default.yaml", "configs/nanogpt-char.yaml"])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--equal-time", action="store_true", help="recipes after the first train as long as the first")
+    ap.add_argument("--curve", type=int, default=0, metavar="N", help="whole-split scores at N points of each run")
+    ap.add_argument("--target", type=float, help="bits per byte whose time to reach is reported (needs --curve)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an override for every recipe")
+    ap.add_argument("--root", default="/tmp/bench-recipes")
+    ap.add_argument("--out", default="bench/results/recipes.json")
+    a = ap.parse_args()
+    root = Path(a.root); root.mkdir(parents=True, exist_ok=True)
+    for r in a.recipes: resolve_config(str(ROOT / r), *a.set)  # a bad recipe fails now, not after an hour
+    steps = {r: None for r in a.recipes}
+    if a.equal_time:  # calibration: seconds per step of each recipe, from a short run after its data is prepared
+        rate = {}
+        for r in a.recipes:
+            full = resolve_config(str(ROOT / r), *a.set).training.max_steps
+            c = one_run(r, 0, max(40, full // 10), root, f"calibrate-{Path(r).stem}", a.set, 0)
+            rate[r] = c["steps"] / c["train_seconds"]
+        budget = resolve_config(str(ROOT / a.recipes[0]), *a.set).training.max_steps / rate[a.recipes[0]]
+        steps = {r: (None if i == 0 else max(1, round(budget * rate[r]))) for i, r in enumerate(a.recipes)}
+        print(f"equal time: {budget:.0f} s of training for each; steps {steps}", flush=True)
+    runs, quiet = [], math.inf
+    for seed in range(a.seeds):
+        order = a.recipes[seed % len(a.recipes):] + a.recipes[:seed % len(a.recipes)]
+        for r in order:
+            for attempt in range(2):
+                p = probe(); quiet = min(quiet, p)
+                x = one_run(r, seed, steps[r], root, f"{Path(r).stem}-s{seed}-a{attempt}", a.set, a.curve)
+                x.update(probe_s=p, flagged=p > 1.15 * quiet, attempt=attempt)
+                print(f"seed {seed} {r}: {x['steps']} steps, {x['train_seconds']:.0f} s training, {x['bits_per_byte']:.4f} bits/byte"
+                      f"{' (probe slow: ' + format(p / quiet, '.2f') + 'x)' if x['flagged'] else ''}", flush=True)
+                if x["flagged"] and attempt == 0: x["discarded"] = True; runs.append(x); continue
+                runs.append(x); break
+    summary = summarize(runs, a.recipes, a.target)
+    result = {"machine": machine(), "torch_threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d"),
+              "command": " ".join(sys.argv), "sets": a.set, "equal_time": a.equal_time, "steps": steps, "runs": runs, "summary": summary}
+    out = ROOT / a.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\n{result['machine']}, {result['torch_threads']} torch threads, {result['date']}\n")
+    print(table(summary, a.target))
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()
