@@ -1,20 +1,21 @@
 """Training recipes side by side on one split: quality at equal training time, time to reach a target, spread.
 
 Every run is scored on the whole held-out split of the same prepared data (exact UTF-8 bytes, every token once, the
-run's own final evaluation). Recipes are interleaved: round r trains every recipe with seed r, in an order that
+run's own final evaluation): `--set data.split_seed=1337` keeps the default's split whatever the training seed. Recipes are interleaved: round r trains every recipe with seed r, in an order that
 rotates by round, so a slow spell of the machine falls on all recipes alike. Before each run a contention probe
 times a fixed matrix product; a run whose probe is more than 15% slower than the quietest probe of the bench is run
 again once, and reported as flagged if it is still slow.
 
 Training time leaves out every evaluation (the clock pauses for them); it includes data loading, checkpoints and
 the callbacks a recipe runs. With `--equal-time`, every recipe after the first gets as many steps as fit in the
-first recipe's training time (steps per second measured in a calibration run of each), so the comparison is at equal
-training time; `--curve N` scores the whole held-out split at N points of each run, from which the time to reach
+first recipe's training time (steps per second once running, measured in a calibration run of each), so the
+comparison is at equal training time; `--curve N` scores the whole held-out split at N points of each run, from which the time to reach
 `--target` bits per byte is read (linear between points).
 
-    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_recipes.py --seeds 3 --equal-time --curve 6          # default vs nanogpt-char (~40 min)
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_recipes.py --seeds 3 --equal-time --curve 5 --target 2.0 \
+        --set data.split_seed=1337                                                                # default vs nanogpt-char (~45 min)
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_recipes.py --recipes configs/nanogpt-char.yaml --seeds 3 \\
-        --set data.curate=false --out bench/results/nanogpt-check.json                                 # the check against nanoGPT (~6 min)
+        --set data.curate=false --set data.split_seed=1337 --out bench/results/nanogpt-check.json   # the check against nanoGPT (~6 min)
 
 Results go to `--out` (JSON: every run, the summary, the machine), and a markdown table to stdout.
 """
@@ -46,7 +47,7 @@ class Clock(Callback):
     order = 15  # before the Evaluator (20): the last step's clock stops before the final evaluation
     def __init__(self, out:str, points:int=0): self.out, self.points = Path(out), points
     def before_fit(self):
-        self.t0, self.paused, self.curve = time.perf_counter(), 0.0, []
+        self.t0, self.paused, self.curve, self.mark = time.perf_counter(), 0.0, [], (0, 0.0)
         if self.points: self.ids, self.info = split_tokens(self.out.parent, "val")
     def after_step(self):
         l = self.learn
@@ -59,8 +60,10 @@ class Clock(Callback):
             r = evaluate_batches(m, split_windows(self.ids, block, 16), ["bits_per_byte"], l.autocast, n_bytes=self.info["bytes"])
             self.curve.append([l.step, seconds, r["bits_per_byte"]])
             self.paused += time.perf_counter() - t1
+        if l.step == min(10, l.cfg.max_steps // 2): self.mark = (l.step, seconds)  # the start-up (first steps, allocations) behind
         if l.step == l.cfg.max_steps:
-            self.out.write_text(json.dumps({"train_seconds": seconds, "steps": l.step, "curve": self.curve}))
+            steady = (l.step - self.mark[0]) / max(seconds - self.mark[1], 1e-9)  # steps per second once running
+            self.out.write_text(json.dumps({"train_seconds": seconds, "steps": l.step, "steady_steps_per_s": steady, "curve": self.curve}))
 
 
 def one_run(recipe:str, seed:int, steps:int|None, root:Path, tag:str, sets:list[str], curve:int) -> dict:
@@ -147,17 +150,18 @@ def main():
     ap.add_argument("--out", default="bench/results/recipes.json")
     a = ap.parse_args()
     root = Path(a.root); root.mkdir(parents=True, exist_ok=True)
-    for r in a.recipes: resolve_config(str(ROOT / r), *a.set)  # a bad recipe fails now, not after an hour
+    for r in a.recipes: resolve_config(str(ROOT / r), a.set)  # a bad recipe fails now, not after an hour
     steps = {r: None for r in a.recipes}
     if a.equal_time:  # calibration: seconds per step of each recipe, from a short run after its data is prepared
         rate = {}
         for r in a.recipes:
-            full = resolve_config(str(ROOT / r), *a.set).training.max_steps
-            c = one_run(r, 0, max(40, full // 10), root, f"calibrate-{Path(r).stem}", a.set, 0)
-            rate[r] = c["steps"] / c["train_seconds"]
-        budget = resolve_config(str(ROOT / a.recipes[0]), *a.set).training.max_steps / rate[a.recipes[0]]
+            full = resolve_config(str(ROOT / r), a.set).training.max_steps
+            one_run(r, 0, max(60, full // 8), root, f"calibrate-{Path(r).stem}", a.set, 0)
+            rate[r] = json.loads((root / f"calibrate-{Path(r).stem}" / "clock.json").read_text())["steady_steps_per_s"]
+            print(f"calibration {r}: {rate[r]:.2f} steps/s once running", flush=True)
+        budget = resolve_config(str(ROOT / a.recipes[0]), a.set).training.max_steps / rate[a.recipes[0]]
         steps = {r: (None if i == 0 else max(1, round(budget * rate[r]))) for i, r in enumerate(a.recipes)}
-        print(f"equal time: {budget:.0f} s of training for each; steps {steps}", flush=True)
+        print(f"equal time: {budget:.0f} s of training (once running) for each; steps {steps}", flush=True)
     runs, quiet = [], math.inf
     for seed in range(a.seeds):
         order = a.recipes[seed % len(a.recipes):] + a.recipes[:seed % len(a.recipes)]
@@ -172,7 +176,7 @@ def main():
                 runs.append(x); break
     summary = summarize(runs, a.recipes, a.target)
     result = {"machine": machine(), "torch_threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d"),
-              "command": " ".join(sys.argv), "sets": a.set, "equal_time": a.equal_time, "steps": steps, "runs": runs, "summary": summary}
+              "command": " ".join(sys.argv), "target": a.target, "sets": a.set, "equal_time": a.equal_time, "steps": steps, "runs": runs, "summary": summary}
     out = ROOT / a.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

@@ -1,4 +1,4 @@
-"""Safety scanner: precision and recall per kind on the labelled and the held-out set, lines flagged on the
+"""Safety scanner: precision and recall per kind on the labelled, the held-out and the frozen out-of-sample set, lines flagged on the
 stdlib corpus, and scanning speed against detect-secrets (the well-kept reference) on the same files.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_safety.py      # about 1 minute
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def quality():
-    for name in ("labelled", "holdout"):
+    for name in ("labelled", "holdout", "outofsample"):
         res = evaluate_labelled(ROOT / "data" / "safety" / f"{name}.jsonl")
         a = res["all"]
         print(f"\n{name}.jsonl: precision {a['precision']:.4f}  recall {a['recall']:.4f}  (tp {a['tp']}, fp {a['fp']}, fn {a['fn']})")

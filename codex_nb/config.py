@@ -74,9 +74,10 @@ class DataConfig:
     max_file_bytes: int = opt(1_000_000, gt=0) # larger files are skipped and counted
     val_fraction: float = opt(0.05, ge=0, lt=1) # share of documents (chosen by content hash) held out for validation
     test_fraction: float = opt(0.0, ge=0, lt=1) # share of documents held out for a test split
+    split_seed: Optional[int] = None # seeds the split; empty: the run's `seed` (set it to compare training seeds on one split)
     curate: bool = True # before splitting: drop generated files and exact duplicates, group near-duplicates, move held-out documents copied from training into it; false: split by content hash alone, as data prepared before curation (manifest format 1)
     generated: str = opt("drop", choices=["drop", "train", "keep"]) # auto-generated files (header markers, very long lines, few letters or digits): dropped, kept in training only, or kept as any file
-    dedup_threshold: float = opt(0.7, gt=0, le=1) # estimated Jaccard similarity of word 5-gram sets (MinHash LSH) from which documents are near-duplicates, kept on one side of the split
+    dedup_threshold: float = opt(0.7, ge=0.1, le=0.95) # estimated Jaccard similarity of word 5-gram sets (MinHash LSH) from which documents are near-duplicates, kept on one side of the split
     overlap_max: float = opt(0.5, gt=0, le=1) # a held-out document with this share or more of its long lines (20+ characters) verbatim in training moves to training
     decontaminate: List[str] = opt(factory=lambda: ["humaneval"]) # benchmarks no kept document may share a 13-word sequence with: `humaneval` or a HumanEval-format JSONL file
 

@@ -433,8 +433,9 @@ MANIFEST_VERSION = 2 # 2: the `curation` slot and a reason on each dropped docum
 def _content_hash(m:dict) -> str:
     h = hashlib.sha256()
     policy = {k: m["safety"][k] for k in ("version", "rules", "data", "keep")}
-    if m["data"].get("curate"): data = {**m["data"], "curation_version": CURATION_VERSION}
-    else: data = {k: v for k, v in m["data"].items() if k not in CURATION_KEYS}  # the identity data prepared before curation had
+    data = {k: v for k, v in m["data"].items() if not (k == "split_seed" and v is None)}  # unset: as before the key existed
+    if data.get("curate"): data["curation_version"] = CURATION_VERSION
+    else: data = {k: v for k, v in data.items() if k not in CURATION_KEYS}  # the identity data prepared before curation had
     h.update(json.dumps({"sources": m["sources"], "data": data, "seed": m["seed"], "safety": policy}, sort_keys=True).encode())
     for d in m["documents"]: h.update(f"{d['source']}\0{d['path']}\0{d['sha256']}\0{d['split']}\n".encode())
     return h.hexdigest()
@@ -446,13 +447,13 @@ def _ensure_val(docs:list[dict], seed:int, cfg:DataConfig):
 
 # %% ../nbs/06_data.ipynb #38ad98b5
 def build_manifest(cfg:DataConfig, # the data section
-                   seed:int, # the run's seed (it seeds the split)
+                   seed:int, # the run's seed (it seeds the split, unless `data.split_seed` is set)
                    progress:bool=False, # show a progress bar while reading
                    safety:SafetyConfig|None=None, # the safety policy (default: the schema's: redact)
                   ) -> dict:
     "Read the corpus once and describe it: sources, settings, documents with hashes, splits, safety findings and curation, totals, skips."
     from tqdm.auto import tqdm
-    safety = safety or SafetyConfig()
+    safety, seed = safety or SafetyConfig(), seed if cfg.split_seed is None else cfg.split_seed
     stats, docs, found, traits = CorpusStats(), [], Counter(), []
     specs = source_specs(cfg)
     bench = benchmark_ngrams(cfg.decontaminate) if cfg.curate else None

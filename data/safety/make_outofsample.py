@@ -23,7 +23,6 @@ installation (the real-code part depends on the installed interpreter and packag
     cd /work/main && .venv/bin/python data/safety/make_outofsample.py
 """
 import base64
-import hashlib
 import io
 import json
 import math

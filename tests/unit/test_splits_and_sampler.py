@@ -16,6 +16,8 @@ def test_splits_stay_stable_when_files_are_added(tmp_path):
     assert set(after.values()) == {"train", "val", "test"}
     other_seed = {d["path"]: d["split"] for d in build_manifest(cfg, seed=6)["documents"]}
     assert other_seed != after  # negative control: the seed does move documents
+    pinned = {d["path"]: d["split"] for d in build_manifest(DataConfig(**{**cfg.__dict__, "split_seed": 5}), seed=6)["documents"]}
+    assert pinned == after  # data.split_seed keeps the split whatever the run's seed
 
 
 def batches(s, n): return [s.next_starts() for _ in range(n)]
