@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import mean_ci  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -58,7 +59,6 @@ def nanogpt_check_sentence(r:dict) -> str:
 
 def monitoring_sentence(r:dict) -> str:
     "Monitoring and tracking overhead as total wall time of paired runs, relative and in seconds per run."
-    from common import mean_ci
     s, kept = r["summary"], [p for p in r["pairs"] if not p.get("discarded")]
     d = mean_ci([p["monitored_s"] - p["plain_s"] for p in kept])
     what = "below resolution" if s["verdict"] == "below resolution" else f"{d[0]:.1f} ± {d[2]:.1f} s more per run"

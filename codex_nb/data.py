@@ -378,8 +378,12 @@ def near_duplicate_groups(traits:list[DocTraits], # one per document
 
 def _held(split:str) -> bool: return split in ("val", "test")
 
+def _train_lines(traits:list[DocTraits], splits:list[str]) -> np.ndarray:
+    "Sorted unique long-line hashes of the training documents."
+    return np.unique(np.concatenate([np.zeros(0, np.uint64)] + [t.lines for t, s in zip(traits, splits) if s == "train"]))
+
 def _verbatim(docs:list[dict], traits:list[DocTraits], splits:list[str], max_share:float) -> dict:
-    train = np.unique(np.concatenate([np.zeros(0, np.uint64)] + [t.lines for t, s in zip(traits, splits) if s == "train"]))
+    train = _train_lines(traits, splits)
     return verbatim_share([(t.lines, t.line_bytes, d["size"]) for d, t, s in zip(docs, traits, splits) if _held(s)], train, max_share)
 
 # %% ../nbs/06_data.ipynb #f1322ac3
@@ -387,7 +391,7 @@ def _move_copied(docs:list[dict], traits:list[DocTraits], groups:list[list[int]]
     "Move held-out documents (with their groups) with `max_share` of their long lines in training there, until none is left; how many moved."
     group_of, moved = {i: g for g in groups for i in g}, 0
     while True:
-        train = np.unique(np.concatenate([np.zeros(0, np.uint64)] + [t.lines for d, t in zip(docs, traits) if d["split"] == "train"]))
+        train = _train_lines(traits, [d["split"] for d in docs])
         copied = {i: float(sorted_member(t.lines, train).mean()) for i, (d, t) in enumerate(zip(docs, traits))
                   if _held(d["split"]) and len(t.lines)}
         copied = {i: s for i, s in copied.items() if s >= max_share}

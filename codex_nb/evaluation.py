@@ -271,13 +271,18 @@ def code_scores(complete_line:Callable, # completer for lines (stops at a newlin
                 texts:list[str], # held-out documents
                 lines:int=200, functions:int=50, seed:int=0) -> dict:
     "Line completion (`line_exact_match`, `edit_similarity`) and `parse_rate` on a seeded sample of `texts`, with the numbers of cases."
+    return _code_cases(complete_line, complete_body, texts, lines, functions, seed)[0]
+
+def _code_cases(complete_line, complete_body, texts, lines, functions, seed) -> tuple[dict, list, list, list, list]:
+    "`code_scores`, with the line cases, the function prompts, and the predicted lines and bodies behind it."
     lc, fp = line_cases(texts, lines, seed), function_prompts(texts, functions, seed)
     preds = [next_line(c) for c in complete_line([p for p, _ in lc])] if lc else []
     bodies = [function_body(c) for c in complete_body(fp)] if fp else []
     nan = float("nan")
-    return {"line_exact_match": line_exact_match(preds, [r for _, r in lc]) if lc else nan,
-            "edit_similarity": edit_similarity(preds, [r for _, r in lc]) if lc else nan,
-            "parse_rate": parse_rate(bodies, fp) if fp else nan, "line_cases": len(lc), "function_cases": len(fp)}
+    scores = {"line_exact_match": line_exact_match(preds, [r for _, r in lc]) if lc else nan,
+              "edit_similarity": edit_similarity(preds, [r for _, r in lc]) if lc else nan,
+              "parse_rate": parse_rate(bodies, fp) if fp else nan, "line_cases": len(lc), "function_cases": len(fp)}
+    return scores, lc, fp, preds, bodies
 
 # %% ../nbs/13_evaluation.ipynb #e74d7710
 class CodeEvaluator(Callback):
@@ -409,16 +414,13 @@ def evaluate_code(checkpoint, # a run folder, or a checkpoint folder of one
     if run is None: raise UsageError(f"{folder} is not a checkpoint of a run folder: code metrics are computed on a run's held-out split")
     ids, info = split_tokens(run, split)
     texts = split_documents(ids, tok)
-    lc, fp = line_cases(texts, lines, seed), function_prompts(texts, functions, seed)
-    line_out = model_completer(model, tok, LINE_TOKENS, (), batch_size)([p for p, _ in lc]) if lc else []
-    body_out = model_completer(model, tok, 128, HUMANEVAL_STOP, batch_size)(fp) if fp else []
-    canned = lambda outs: lambda prompts: outs  # the completions already made, in case order
-    summary = {**code_scores(canned(line_out), canned(body_out), texts, lines, functions, seed),
+    scores, lc, fp, preds, bodies = _code_cases(model_completer(model, tok, LINE_TOKENS, (), batch_size),
+                                                model_completer(model, tok, 128, HUMANEVAL_STOP, batch_size), texts, lines, functions, seed)
+    summary = {**scores,
                "data": f"the {split} split of {run} ({info['documents']:,} documents)", "seed": seed,
                "checkpoint": str(folder), "report": str(out := report_folder(folder, "code", out))}
-    rows = [{"kind": "line", "prompt (end)": p[-80:], "expected": r, "written": next_line(w)} for (p, r), w in zip(lc, line_out)]
-    rows += [{"kind": "body", "prompt (end)": p[-80:], "expected": "", "written": function_body(w), "parses": body_parses(p, function_body(w))}
-             for p, w in zip(fp, body_out)]
+    rows = [{"kind": "line", "prompt (end)": p[-80:], "expected": r, "written": w} for (p, r), w in zip(lc, preds)]
+    rows += [{"kind": "body", "prompt (end)": p[-80:], "expected": "", "written": b, "parses": body_parses(p, b)} for p, b in zip(fp, bodies)]
     write_report(out, "Code completion", summary, rows)
     return summary
 
