@@ -2,16 +2,19 @@
 
 1. Overhead: the Learner with its default callbacks (progress bar, metrics log every 10 steps, gradient clipping,
    NaN guard, evaluation every 200 steps on 20 batches, a checkpoint every 100 steps) against a bare PyTorch loop
-   training the same `gpt` (same initial weights, same batches, same AdamW) — tokens/s over the whole wall time,
-   evaluation and checkpoints included. Rounds alternate between the two.
+   training the same `gpt` (same initial weights, same batches, same optimizer — `make_optimizer`, so Muon + AdamW
+   for a Muon recipe — and the same autocast) — tokens/s over the whole wall time, evaluation and checkpoints
+   included. Rounds alternate between the two. `--recipe` takes the architecture, optimizer and precision of a
+   config file (the model at a 64-token context, batch 12, as the bench always ran).
 2. Resume: a ~10M-parameter model is trained briefly and checkpointed with its sampler far into the data
    (epoch 40); a fresh process then builds the model and learner, verifies and loads the newest checkpoint and
    completes the first resumed step. The time from the end of the imports (torch._dynamo included, which
    torch imports lazily in the first optimizer) to the end of that step is reported.
 
-Usage: python bench/bench_learner.py [--steps 400] [--rounds 2] [--threads 2]
+Usage: python bench/bench_learner.py [--steps 400] [--rounds 2] [--threads 2] [--recipe configs/default.yaml] [--out F.json]
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -29,10 +32,11 @@ from common import machine  # noqa: E402
 from codex_nb.checkpoint import CheckpointManager, Checkpointer  # noqa: E402
 from codex_nb.config import ModelConfig, TrainingConfig  # noqa: E402
 from codex_nb.learner import Evaluator, GradientClip, Learner, MetricsLogger, NaNGuard, Progress, TokenBatches, make_optimizer  # noqa: E402
-from codex_nb.models import build_gpt  # noqa: E402
+from codex_nb.models import build_gpt, resolve_dtype  # noqa: E402
+from codex_nb.run import resolve_config  # noqa: E402
 
 V, T, B = 4096, 64, 12
-MCFG = ModelConfig(n_layer=4, n_head=4, n_embd=128, block_size=T, vocab_size=V)
+MCFG = ModelConfig(n_layer=4, n_head=4, n_embd=128, block_size=T, vocab_size=V)  # --recipe replaces it
 TOKENS = np.random.default_rng(0).integers(0, V, 2_000_000).astype(np.uint16)
 
 
@@ -41,10 +45,13 @@ def bare(steps, cfg):
     model = build_gpt(MCFG)
     opt = make_optimizer(model, cfg, torch.device("cpu"))
     data = TokenBatches(TOKENS, T, B, seed=1)
+    dtype = resolve_dtype(cfg.precision, torch.device("cpu"))
     t0 = time.perf_counter()
     for _ in range(steps):
         x, y = next(data)
-        model(x, labels=y).loss.backward()
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+            loss = model(x, labels=y).loss
+        loss.backward()
         opt.step(); opt.zero_grad(set_to_none=True)
     return steps * B * T / (time.perf_counter() - t0)
 
@@ -110,20 +117,36 @@ def main():
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--recipe", help="a config file whose model, optimizer and precision both loops use (default: GPT-2 shape, AdamW, fp32)")
+    ap.add_argument("--no-resume", action="store_true", help="measure the overhead only")
+    ap.add_argument("--out", help="write the figures as JSON here")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    cfg = TrainingConfig(max_steps=a.steps, batch_size=B, warmup_steps=0, schedule="constant", lr=1e-3, grad_clip=1.0)
+    cfg = TrainingConfig(max_steps=a.steps, batch_size=B, warmup_steps=0, schedule="constant", lr=1e-3, grad_clip=1.0, precision="fp32")
+    if a.recipe:
+        global MCFG
+        rc = resolve_config(a.recipe, [])
+        MCFG = ModelConfig(**{**rc.model.__dict__, "block_size": T, "vocab_size": V})
+        t = rc.training
+        cfg = TrainingConfig(max_steps=a.steps, batch_size=B, warmup_steps=0, schedule="constant", lr=t.lr, grad_clip=t.grad_clip,
+                             optimizer=t.optimizer, muon_lr=t.muon_lr, muon_momentum=t.muon_momentum, precision=t.precision)
     speeds = {"bare": [], "learner": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(a.rounds):
             speeds["bare"].append(bare(a.steps, cfg))
             speeds["learner"].append(learner(a.steps, cfg, Path(tmp) / f"r{r}"))
-        secs, epoch, n_params, size = resume_latency(a.threads, tmp)
+        if not a.no_resume: secs, epoch, n_params, size = resume_latency(a.threads, tmp)
     b, l = statistics.median(speeds["bare"]), statistics.median(speeds["learner"])
+    if a.out:
+        Path(a.out).write_text(json.dumps({"machine": machine(), "torch_threads": a.threads, "date": time.strftime("%Y-%m-%d"),
+                                           "command": " ".join(sys.argv), "recipe": a.recipe, "precision": resolve_dtype(cfg.precision, torch.device("cpu")).__repr__(),
+                                           "optimizer": cfg.optimizer, "steps": a.steps, "speeds": speeds, "ratio_of_medians": l / b,
+                                           "ratios": [x / y for x, y in zip(speeds["learner"], speeds["bare"])]}, indent=1) + "\n")
     print(f"machine: {machine()}; torch {torch.__version__}, {a.threads} threads")
     print(f"overhead: gpt 4x128, block {T}, batch {B}, {a.steps} steps x {a.rounds} rounds")
     print(f"  bare loop {b:8.0f} tokens/s  ({', '.join(f'{x:.0f}' for x in speeds['bare'])})")
     print(f"  Learner   {l:8.0f} tokens/s  ({', '.join(f'{x:.0f}' for x in speeds['learner'])})  = {l / b:.3f}x bare (target >= 0.95x)")
+    if a.no_resume: return
     print(f"resume: {n_params / 1e6:.1f}M-parameter model, checkpoint {size:.0f} MB, sampler at epoch {epoch}: "
           f"load + first resumed step {secs:.2f} s after imports (target < 2 s)")
 

@@ -41,7 +41,7 @@ def main():
     ov = OVERRIDES + [f"training.max_steps={a.steps}", f"training.num_threads={a.threads}"]
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "OMP_NUM_THREADS": str(a.threads)}
-        r = subprocess.run([sys.executable, "-m", "codex_nb", "train", str(ROOT / "configs/default.yaml"), *ov,
+        r = subprocess.run([sys.executable, "-m", "codex_nb", "train", str(ROOT / "configs/gpt2-adamw.yaml"), *ov,
                             f"run.root={tmp}/runs", f"run.dir={tmp}/run"], env=env, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr[-3000:]
         lines = [json.loads(x) for x in Path(tmp, "run", "metrics.ndjson").read_text().splitlines()]

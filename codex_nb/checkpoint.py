@@ -48,7 +48,7 @@ from .learner import CancelFitException, Callback, Learner, NonFiniteLossError, 
 from .models import load_weights, save_model_folder
 
 # %% ../nbs/10_checkpoint.ipynb #9891592f
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: Muon's state beside AdamW's (`Optimizers`), the modern model options in model_config.json; 1 still loads
 STATE_FILE, META_FILE, LATEST = "trainer_state.pt", "meta.json", "LATEST"  # SUMS_FILE (SHA256SUMS) comes from data
 
 class CorruptCheckpoint(CodexError):

@@ -102,10 +102,14 @@ class ModelConfig:
     bias: bool = True # biases in linear and normalization layers
     pos_embedding: str = opt("learned", choices=["learned", "rope"]) # position encoding
     norm: str = opt("layernorm", choices=["layernorm", "rmsnorm"]) # normalization layer
-    mlp: str = opt("gelu", choices=["gelu", "swiglu"]) # feed-forward block: GELU (tanh form, as GPT-2) or SwiGLU (as Llama)
-    intermediate_size: Optional[int] = opt(None, ge=1) # feed-forward width; empty: 4 x n_embd for gelu, about 8/3 x n_embd for swiglu
+    mlp: str = opt("gelu", choices=["gelu", "swiglu", "relu2"]) # feed-forward block: GELU (tanh form, as GPT-2), SwiGLU (as Llama) or ReLU² (squared ReLU, as modded-nanogpt)
+    intermediate_size: Optional[int] = opt(None, ge=1) # feed-forward width; empty: 4 x n_embd for gelu and relu2, about 8/3 x n_embd for swiglu
     norm_eps: float = opt(1e-5, gt=0) # epsilon of the normalization layers
     rope_theta: float = opt(10000.0, gt=0) # RoPE base frequency
+    qk_norm: bool = False # RMS-normalise each head's queries and keys before attention (as Qwen3 and modded-nanogpt)
+    tie_embeddings: bool = True # the output layer shares the input embedding's weights (GPT-2); false: a separate head
+    zero_init: bool = False # output projections of attention and MLP (and an untied head) start at zero, so each block starts as the identity
+    logit_softcap: float = opt(0.0, ge=0) # logits pass through `cap · tanh(logits / cap)` (Gemma 2, modded-nanogpt); 0: off
     preset: Optional[str] = opt(None, choices=["tiny", "1m", "10m", "124m"]) # size preset; sets n_layer, n_head and n_embd
     vocab_size: Optional[int] = opt(None, ge=1) # empty: taken from the tokenizer at run time
     lora_r: int = opt(0, ge=0) # LoRA rank for fine-tuning through peft; 0: train every weight
@@ -121,13 +125,17 @@ class TrainingConfig:
     grad_accum: int = opt(1, ge=1) # micro-steps per optimizer step
     lr: float = opt(4e-3, gt=0) # peak learning rate
     min_lr: float = opt(1e-4, ge=0) # learning rate at the end of the schedule
-    schedule: str = opt("cosine", choices=["cosine", "linear", "constant"]) # decay after the warm-up
+    schedule: str = opt("cosine", choices=["cosine", "linear", "constant", "wsd"]) # decay after the warm-up; `wsd`: warm-up, stable, then a linear cool-down over the last `cooldown` share of the steps
+    cooldown: float = opt(0.4, gt=0, le=1) # `wsd`: share of `max_steps` spent decaying to `min_lr` at the end
     warmup_steps: int = opt(100, ge=0) # steps of linear warm-up
     weight_decay: float = opt(0.1, ge=0) # AdamW weight decay on weight matrices
     beta1: float = opt(0.9, ge=0, lt=1) # AdamW first-moment decay
     beta2: float = opt(0.95, ge=0, lt=1) # AdamW second-moment decay
+    optimizer: str = opt("adamw", choices=["adamw", "muon"]) # `muon`: torch's Muon for the blocks' weight matrices, AdamW (`lr`) for embeddings, head, norms and biases
+    muon_lr: float = opt(0.02, gt=0) # Muon's peak learning rate (the schedule scales it as it scales `lr`)
+    muon_momentum: float = opt(0.95, ge=0, lt=1) # Muon's (Nesterov) momentum
     grad_clip: float = opt(1.0, ge=0) # largest global gradient norm; 0 turns clipping off
-    precision: str = opt("auto", choices=["auto", "fp32", "bf16", "fp16"]) # compute precision (bf16 / fp16 through autocast); `auto`: bf16 on a CUDA GPU that has it, else fp32
+    precision: str = opt("auto", choices=["auto", "fp32", "bf16", "fp16"]) # compute precision (bf16 / fp16 through autocast); `auto`: bf16 on a CUDA GPU that has it or a CPU with AVX512-BF16 or AMX, else fp32 (written into the run's config.yaml)
     device: str = opt("auto", pattern=r"auto|cpu|mps|cuda(:\d+)?") # `auto` picks CUDA, then MPS, then CPU
     compile: bool = False # wrap the model in `torch.compile`
     adamw: str = opt("auto", choices=["auto", "fused", "foreach"]) # AdamW kernel: `fused` (one kernel for all parameters), `foreach` (batched ops); `auto`: fused on CUDA, torch's default elsewhere
@@ -344,6 +352,9 @@ def _check_rules(cfg:Config) -> list[str]:
     m, t, d = cfg.model, cfg.training, cfg.data
     if m.n_head >= 1 and m.n_embd % m.n_head: errs.append(f"model.n_embd={m.n_embd} must be divisible by model.n_head={m.n_head}")
     if t.min_lr > t.lr: errs.append(f"training.min_lr={t.min_lr} must not exceed training.lr={t.lr}")
+    if t.optimizer == "muon" and t.parallel == "fsdp":
+        errs.append("training.optimizer=muon with training.parallel=fsdp: Muon orthogonalises whole matrices and FSDP holds shards of them; use parallel=ddp")
+    if t.optimizer == "muon" and t.precision == "fp16": errs.append("training.optimizer=muon with precision fp16 (a GradScaler) is not supported: use bf16")
     if d.val_fraction + d.test_fraction >= 1:
         errs.append(f"data.val_fraction + data.test_fraction = {d.val_fraction + d.test_fraction} leaves no training data: keep it below 1")
     return errs

@@ -81,8 +81,7 @@ class KVCache:
 def forward_cached(self:CausalSelfAttention, x, rotary, positions, mask, cache:KVCache, layer:int):
     "Attention of new tokens `x` over the cached keys and values plus their own (which are stored)."
     B, T, C = x.shape
-    q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in self.c_attn(x).split(C, dim=2))
-    if rotary is not None: q, k = rotary(q, positions), rotary(k, positions)
+    q, k, v = self.qkv(x, rotary, positions)
     s = cache.length
     cache.k[layer, :, :, s:s + T], cache.v[layer, :, :, s:s + T] = k, v
     y = F.scaled_dot_product_attention(q, cache.k[layer, :, :, :s + T], cache.v[layer, :, :, :s + T], attn_mask=mask)
@@ -109,7 +108,7 @@ def forward_cached(self:GPT,  # noqa: F811
     if "wpe" in self.transformer: x = x + self.transformer.wpe(positions)
     for i, block in enumerate(self.transformer.h): x = block.forward_cached(x, self.rotary, positions, mask, cache, i)
     cache.length = s + T
-    return self.lm_head(self.transformer.ln_f(x[:, -1]))
+    return self.logits(x[:, -1])
 
 # %% ../nbs/11_generation.ipynb #a0600016
 @dataclass

@@ -21,9 +21,9 @@ Docs: https://codex-nb.github.io/codex-nb/learner.html.md"""
 
 # %% auto #0
 __all__ = ['EVENTS', 'OOM_WORDS', 'CancelFitException', 'CancelStepException', 'NonFiniteLossError', 'Callback', 'TokenBatches',
-           'MLMBatches', 'make_optimizer', 'lr_at', 'world', 'PeerError', 'on_rank0', 'shard_model', 'Learner',
-           'GradientClip', 'NaNGuard', 'evaluate', 'split_windows', 'Evaluator', 'Progress', 'MetricsLogger',
-           'read_metrics', 'is_oom', 'largest_fitting', 'oom_advice']
+           'MLMBatches', 'Optimizers', 'muon_params', 'make_optimizer', 'lr_at', 'world', 'PeerError', 'on_rank0',
+           'shard_model', 'Learner', 'GradientClip', 'NaNGuard', 'evaluate', 'split_windows', 'Evaluator', 'Progress',
+           'MetricsLogger', 'read_metrics', 'is_oom', 'largest_fitting', 'oom_advice']
 
 # %% ../nbs/09_learner.ipynb #287371db
 import inspect
@@ -107,21 +107,47 @@ class MLMBatches:
         self.gen.set_state(state["mlm_generator"])
 
 # %% ../nbs/09_learner.ipynb #8837b403
-def make_optimizer(model:nn.Module, cfg:TrainingConfig, device:torch.device) -> torch.optim.AdamW:
-    "AdamW with decay on parameters of 2+ dimensions only; its kernel as `cfg.adamw` says (auto: fused on CUDA)."
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+class Optimizers:
+    "Several torch optimizers stepped as one: their parameter groups, `step`, `zero_grad` and a state dict keyed by name."
+    def __init__(self, **opts:torch.optim.Optimizer): self.opts = opts
+    @property
+    def param_groups(self) -> list[dict]: return [g for o in self.opts.values() for g in o.param_groups]
+    def step(self):
+        for o in self.opts.values(): o.step()
+    def zero_grad(self, set_to_none:bool=True):
+        for o in self.opts.values(): o.zero_grad(set_to_none=set_to_none)
+    def state_dict(self) -> dict: return {k: o.state_dict() for k, o in self.opts.items()}
+    def load_state_dict(self, sd:dict):
+        if set(sd) != set(self.opts):
+            raise CodexError(f"the checkpoint's optimizer state is not of {' + '.join(self.opts)} (training.optimizer differs from the run's)")
+        for k, o in self.opts.items(): o.load_state_dict(sd[k])
+
+def muon_params(model:nn.Module) -> list[nn.Parameter]:
+    "The trainable matrices Muon takes: 2-D weights other than embeddings and the output head."
+    skip = {id(m.weight) for name, m in model.named_modules() if isinstance(m, nn.Embedding) or name.split(".")[-1] == "lm_head"}
+    return [p for p in model.parameters() if p.requires_grad and p.dim() == 2 and id(p) not in skip]
+
+def make_optimizer(model:nn.Module, cfg:TrainingConfig, device:torch.device) -> torch.optim.Optimizer|Optimizers:
+    "AdamW with decay on parameters of 2+ dimensions only (its kernel as `cfg.adamw` says); with `optimizer=muon`, Muon for `muon_params`."
+    matrices = {id(p) for p in muon_params(model)} if cfg.optimizer == "muon" else set()
+    params = [p for p in model.parameters() if p.requires_grad and id(p) not in matrices]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0, "lr_scale": 1.0}]
     kind = ("fused" if device.type == "cuda" else None) if cfg.adamw == "auto" else cfg.adamw  # None: torch's own choice
     extra = {kind: True} if kind else {}
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **extra)
+    adamw = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **extra)
+    if not matrices: return adamw
+    muon = torch.optim.Muon([{"params": [p for p in model.parameters() if id(p) in matrices], "lr_scale": cfg.muon_lr / cfg.lr}],
+                            lr=cfg.muon_lr, weight_decay=cfg.weight_decay, momentum=cfg.muon_momentum, adjust_lr_fn="original")
+    return Optimizers(adamw=adamw, muon=muon)
 
 def lr_at(step:int, # optimizer steps completed before this one
           cfg:TrainingConfig) -> float:
     "Learning rate for the step after `step` completed steps: warm-up, then decay to `min_lr` at `max_steps`."
     if step < cfg.warmup_steps: return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.schedule == "constant" or cfg.max_steps <= cfg.warmup_steps: return cfg.lr
-    frac = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    start = max(cfg.warmup_steps, cfg.max_steps - round(cfg.cooldown * cfg.max_steps)) if cfg.schedule == "wsd" else cfg.warmup_steps
+    frac = min(1.0, max(0, step - start) / max(1, cfg.max_steps - start))
     shape = 0.5 * (1 + math.cos(math.pi * frac)) if cfg.schedule == "cosine" else 1 - frac
     return cfg.min_lr + shape * (cfg.lr - cfg.min_lr)
 
@@ -160,6 +186,8 @@ def shard_model(model:nn.Module, cfg:TrainingConfig, device:torch.device) -> dic
     from torch.distributed.device_mesh import init_device_mesh
     if cfg.precision == "fp16": raise UsageError("training.parallel=fsdp with precision fp16 is not supported: use bf16")
     if hasattr(model, "peft_config"): raise UsageError("training.parallel=fsdp with LoRA: LoRA trains few weights, use parallel=ddp")
+    if cfg.optimizer == "muon":  # never per shard: Muon's update is the orthogonalised whole matrix
+        raise UsageError("training.optimizer=muon with training.parallel=fsdp: Muon orthogonalises whole matrices and FSDP holds shards of them; use parallel=ddp")
     tied = tied_keys(model)
     mesh = init_device_mesh(device.type, (dist.get_world_size(),))  # the shards go to this device, not the whole model first
     for mod in reversed(list(model.modules())):  # innermost first, as fully_shard wants
@@ -227,7 +255,7 @@ def next_batch(self:Learner) -> tuple:
 @patch
 def _one_step(self:Learner):
     self.lr = lr_at(self.step, self.cfg)
-    for g in self.opt.param_groups: g["lr"] = self.lr
+    for g in self.opt.param_groups: g["lr"] = self.lr * g.get("lr_scale", 1.0)
     self("before_step")
     loss_sum = torch.zeros((), device=self.device)
     n_tokens = torch.zeros((), device=self.device, dtype=torch.long)

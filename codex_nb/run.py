@@ -96,7 +96,8 @@ def resolve_config(config=None, # a path, a recipe name, a `Config`, or None (th
 def _approx_params(cfg:Config) -> int:
     m = cfg.model
     vocab = m.vocab_size or cfg.tokenizer.vocab_size
-    return 12 * m.n_layer * m.n_embd**2 + vocab * m.n_embd + (m.block_size * m.n_embd if m.pos_embedding == "learned" else 0)
+    head = 0 if m.tie_embeddings else vocab * m.n_embd
+    return 12 * m.n_layer * m.n_embd**2 + vocab * m.n_embd + head + (m.block_size * m.n_embd if m.pos_embedding == "learned" else 0)
 
 def _human(n:float) -> str:
     for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
@@ -115,7 +116,10 @@ def describe(cfg:Config) -> str:
     sources = d.source if isinstance(d.source, list) else [d.source]
     tokens = t.max_steps * t.batch_size * t.grad_accum * m.block_size
     uri = tr.uri or f"sqlite:///{r.root}/mlflow.db"
-    shape = f"{m.pos_embedding} positions, {m.norm}, {m.mlp}"
+    shape = ", ".join([f"{m.pos_embedding} positions, {m.norm}, {m.mlp}"] + ["QK-norm"] * m.qk_norm + ["untied head"] * (not m.tie_embeddings)
+                      + ["zero-initialised projections"] * m.zero_init + [f"logits soft-capped at {m.logit_softcap:g}"] * bool(m.logit_softcap))
+    opt = f"Muon lr {t.muon_lr:g} for the block matrices, AdamW lr {t.lr:g} for the rest" if t.optimizer == "muon" else f"AdamW lr {t.lr:g}"
+    decay = f"wsd: cool-down over the last {t.cooldown:.0%} to {t.min_lr:g}" if t.schedule == "wsd" else f"{t.schedule} to {t.min_lr:g}"
     extra = _callback_names(t.callbacks)
     rows = [
         ("run folder", f"{r.dir or r.root + '/<UTC timestamp>'} (prepared data and tokenizers cached in {r.root}/.cache)"),
@@ -128,8 +132,8 @@ def describe(cfg:Config) -> str:
                   f"about {_human(_approx_params(cfg))} parameters"
                   + (f"; starts from {m.init_from}" if m.init_from else "") + (f"; LoRA rank {m.lora_r}, only adapters train" if m.lora_r else "")),
         ("training", f"{t.max_steps:,} steps x {t.batch_size} sequences x {t.grad_accum} micro-steps x {m.block_size} tokens "
-                     f"= {_human(tokens)} tokens; lr {t.lr:g} ({t.warmup_steps} warm-up steps, {t.schedule} to {t.min_lr:g}); "
-                     f"{_auto_words(t.precision, 'precision', 'bf16 on a CUDA GPU, else fp32')} on "
+                     f"= {_human(tokens)} tokens; {opt} ({t.warmup_steps} warm-up steps, {decay}); "
+                     f"{_auto_words(t.precision, 'precision', 'bf16 on a CUDA GPU or a CPU with native bf16, else fp32')} on "
                      f"{_auto_words(t.device, 'device', 'CUDA, then MPS, then the CPU')}"
                      + (f"; callbacks {', '.join(extra)}" if extra else "")),
         ("evaluation", (f"every {t.eval_every} steps on {t.eval_batches} batches" if t.eval_every else f"at the end on {t.eval_batches} batches")

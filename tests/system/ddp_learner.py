@@ -27,6 +27,7 @@ ap.add_argument("--steps", type=int, default=60)
 ap.add_argument("--lr", type=float, default=1e-3)
 ap.add_argument("--parallel", default="ddp", choices=["ddp", "fsdp"])
 ap.add_argument("--mlm", action="store_true", help="a minilm encoder on masked-LM batches instead of the gpt")
+ap.add_argument("--modern", action="store_true", help="the modern recipe's options: Muon, rope, rmsnorm, ReLU², QK-norm, untied zero-initialised head, soft-capping, wsd, bf16")
 a = ap.parse_args()
 
 if int(os.environ.get("WORLD_SIZE", 1)) > 1: dist.init_process_group("gloo")
@@ -35,10 +36,12 @@ torch.set_num_threads(1)
 set_deterministic(True)
 seed_everything(0)
 stream = (np.cumsum(np.random.default_rng(0).integers(0, 3, 30_000)) % 64).astype(np.uint16)  # a random walk: learnable, not trivial
-mcfg = ModelConfig(n_layer=2, n_head=4, n_embd=64, block_size=32, vocab_size=64, dropout=0.0)
+MODERN_MODEL = dict(pos_embedding="rope", norm="rmsnorm", bias=False, mlp="relu2", qk_norm=True, tie_embeddings=False, zero_init=True, logit_softcap=30.0)
+MODERN_TRAINING = dict(optimizer="muon", schedule="wsd", precision="bf16")
+mcfg = ModelConfig(n_layer=2, n_head=4, n_embd=64, block_size=32, vocab_size=64, dropout=0.0, **(MODERN_MODEL if a.modern else {}))
 model = build_minilm(mcfg) if a.mlm else build_gpt(mcfg)
 cfg = TrainingConfig(max_steps=a.steps, batch_size=a.batch, grad_accum=a.accum, lr=a.lr, min_lr=a.lr / 10, warmup_steps=10,
-                     parallel=a.parallel)
+                     parallel=a.parallel, **(MODERN_TRAINING if a.modern else {"precision": "fp32"}))
 
 
 class Record(Callback):
@@ -51,7 +54,7 @@ data = TokenBatches(stream, 32, a.batch, seed=0, world_size=W, rank=R)
 if a.mlm: data = MLMBatches(data, mask_id=63, vocab_size=64, seed=0)
 learn = Learner(model, data, cfg, cbs=[GradientClip(1.0), rec])
 learn.fit()
-full = learn.full_weights() if learn.sharded else {k: v for k, v in learn.model.state_dict().items() if not k.endswith("lm_head.weight")}
+full = learn.full_weights() if learn.sharded else {k: v for k, v in learn.model.state_dict().items() if not (k.endswith("lm_head.weight") and mcfg.tie_embeddings)}
 flat = torch.cat([full[k].detach().reshape(-1) for k in sorted(full)]) if full else None  # FSDP gathers on rank 0 only
 if W > 1 and not learn.sharded:  # every rank holds the same weights
     other = flat.clone()

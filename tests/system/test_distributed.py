@@ -36,6 +36,16 @@ def test_two_processes_of_batch_4_train_bit_for_bit_like_one_of_batch_4_with_gra
     assert single4["losses"] != ddp["losses"]
 
 
+def test_the_modern_recipe_on_two_processes_trains_bit_for_bit_like_one_with_grad_accum_2(tmp_path):
+    "Muon sees the whole (all-reduced) gradient: with every option of the modern recipe, DDP equals accumulation on one process."
+    ddp = train(tmp_path, "ddp", "--batch", "4", "--modern", "--steps", "30", nproc=2)
+    accum = train(tmp_path, "accum", "--batch", "4", "--accum", "2", "--modern", "--steps", "30")
+    assert ddp["losses"] == accum["losses"] and ddp["weights"] == accum["weights"]
+    assert accum["losses"]["30"] < accum["losses"]["1"] - 0.5  # it trained
+    plain = train(tmp_path, "plain", "--batch", "4", "--accum", "2", "--steps", "30")  # negative control: the options change the run
+    assert plain["losses"] != accum["losses"]
+
+
 def test_two_processes_of_batch_4_match_one_process_of_batch_8_within_1e_4(tmp_path):
     ddp = train(tmp_path, "ddp", "--batch", "4", nproc=2)
     one = train(tmp_path, "one", "--batch", "8")

@@ -75,6 +75,20 @@ def test_sigkill_then_resume_is_bit_identical(seed, reference, tmp_path):
     assert train_losses(tmp_path) == losses
 
 
+def test_the_modern_recipe_resumes_bit_identically_after_sigkill_and_needs_its_muon_state(tmp_path):
+    "Every option of the modern recipe (Muon + AdamW state, rope, rmsnorm, ReLU², QK-norm, untied head, soft-cap, wsd, bf16)."
+    finish(tmp_path / "ref", "--modern")
+    p = start(tmp_path / "killed", "--resume", "--modern")
+    assert kill_when_step_logged(p, tmp_path / "killed", 11, 0.01)
+    assert "resumed from step-" in finish(tmp_path / "killed", "--resume", "--modern")
+    assert final_weights(tmp_path / "killed") == final_weights(tmp_path / "ref")
+    assert train_losses(tmp_path / "killed") == train_losses(tmp_path / "ref")
+    p = start(tmp_path / "forgot", "--modern")
+    assert kill_when_step_logged(p, tmp_path / "forgot", 11, 0.0)
+    finish(tmp_path / "forgot", "--resume", "--modern", "--forget", "optimizer")  # negative control: Muon's momentum and AdamW's moments
+    assert final_weights(tmp_path / "forgot") != final_weights(tmp_path / "ref")
+
+
 @pytest.mark.parametrize("forget", ["rng", "data", "optimizer"])
 def test_resume_without_each_part_differs(forget, reference, tmp_path):
     p = start(tmp_path)

@@ -87,6 +87,23 @@ def test_newer_format_version_is_refused(tmp_path):
     assert sorted(p.name for p in mgr.root.iterdir()) == before
 
 
+def test_a_format_1_checkpoint_still_loads_and_resumes_like_the_run_that_wrote_it(tmp_path):
+    "Format 1 (before Muon and the modern model options): an AdamW state and a model_config.json without the new keys."
+    ref, mgr = learner(tmp_path / "ref", steps=6)
+    ref.fit()
+    folder = mgr.steps()[-2]  # step 4 of the 6
+    meta, mc = (json.loads((folder / f).read_text()) for f in ("meta.json", "model_config.json"))
+    new_keys = {"qk_norm", "tie_embeddings", "zero_init", "logit_softcap"}
+    assert FORMAT_VERSION == 2 and new_keys <= set(mc)
+    (folder / "meta.json").write_text(json.dumps({**meta, "format_version": 1}))
+    (folder / "model_config.json").write_text(json.dumps({**{k: v for k, v in mc.items() if k not in new_keys}, "format_version": 1}))
+    write_sums(folder)
+    resumed, _ = learner(tmp_path / "resumed", steps=6)
+    load_checkpoint(resumed, folder)
+    resumed.fit()
+    assert all(torch.equal(a, b) for a, b in zip(ref.model.state_dict().values(), resumed.model.state_dict().values()))
+
+
 def test_stale_temporary_folders_are_cleaned_at_start(tmp_path):
     (tmp_path / ".tmp-step-00000004-123").mkdir(parents=True)
     (tmp_path / ".tmp-step-00000004-123" / "model.safetensors").write_bytes(b"partial")

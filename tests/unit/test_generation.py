@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from codex_nb.config import ModelConfig, UsageError
 from codex_nb.models import export_hf, import_hf
 from codex_nb.generation import generate, load_for_inference, stream
-from codex_nb.models import apply_lora, build_hf_gpt2, build_hf_llama, build_minilm, GPT, save_model_folder
+from codex_nb.models import apply_lora, build_hf_gpt2, build_hf_llama, build_minilm, GPT, load_model_folder, save_model_folder
 from codex_nb.tokenization import EOT, train_tokenizer
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -41,7 +41,10 @@ def folder_of(model, tok, tmp, name="m"):
     return save_model_folder(model, tmp / name, tmp / "tokenizer.json")
 
 
-@pytest.mark.parametrize("name,shape", [("gpt", GPT2_SHAPE), ("gpt", LLAMA_SHAPE), ("hf-gpt2", GPT2_SHAPE), ("hf-llama", LLAMA_SHAPE)])
+MODERN_SHAPE = dict(pos_embedding="rope", norm="rmsnorm", mlp="relu2", qk_norm=True, tie_embeddings=False, logit_softcap=30.0)
+
+
+@pytest.mark.parametrize("name,shape", [("gpt", GPT2_SHAPE), ("gpt", LLAMA_SHAPE), ("gpt", MODERN_SHAPE), ("hf-gpt2", GPT2_SHAPE), ("hf-llama", LLAMA_SHAPE)])
 def test_greedy_with_kv_cache_equals_greedy_without(tok, name, shape):
     model = make(tok, name, **shape)
     with_cache = generate(model, tok, PROMPTS, max_new_tokens=30, temperature=0)
@@ -141,7 +144,8 @@ def test_export_merges_lora_adapters(tok, tmp_path):
         assert (hf(input_ids=x).logits - make(tok, "gpt", **LLAMA_SHAPE)(x).logits).abs().max() > 1e-2  # the adapter counted
 
 
-@pytest.mark.parametrize("shape", [GPT2_SHAPE, LLAMA_SHAPE])
+@pytest.mark.parametrize("shape", [GPT2_SHAPE, LLAMA_SHAPE, dict(LLAMA_SHAPE, tie_embeddings=False), dict(GPT2_SHAPE, tie_embeddings=False)],
+                         ids=["gpt2", "llama", "llama-untied", "gpt2-untied"])
 def test_import_then_export_is_the_identity_on_the_weights(tok, tmp_path, shape):
     model = make(tok, "gpt", **shape)
     export_hf(folder_of(model, tok, tmp_path), tmp_path / "hf")
@@ -168,10 +172,12 @@ def test_import_refuses_what_gpt_cannot_represent(tmp_path):
                     num_key_value_heads=2, max_position_embeddings=32, tie_word_embeddings=True)
     LlamaForCausalLM(c).save_pretrained(tmp_path / "gqa")
     with pytest.raises(UsageError, match="grouped-query attention"): import_hf(tmp_path / "gqa", tmp_path / "out")
-    c.num_key_value_heads, c.tie_word_embeddings = 4, False
-    LlamaForCausalLM(c).save_pretrained(tmp_path / "untied")
-    with pytest.raises(UsageError, match="untied"): import_hf(tmp_path / "untied", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+    c.num_key_value_heads, c.tie_word_embeddings = 4, False  # an untied head imports as tie_embeddings=False
+    LlamaForCausalLM(c).save_pretrained(tmp_path / "untied")
+    with pytest.warns(UserWarning, match="no tokenizer.json"): import_hf(tmp_path / "untied", tmp_path / "out")
+    m = load_model_folder(tmp_path / "out")
+    assert m.model_config.tie_embeddings is False and not torch.equal(m.lm_head.weight, m.transformer.wte.weight)
 
 
 def test_a_path_that_is_no_checkpoint_is_refused(tmp_path):

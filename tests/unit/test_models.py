@@ -169,3 +169,21 @@ def test_labels_shifted_by_the_caller_are_refused_not_shifted_twice(name):
     with pytest.raises(Exception, match="pass labels=input_ids"): MODELS[name](cfg(name=name))(x, labels=x.roll(-1, 1))
     out = MODELS[name](cfg(name=name))(x, labels=x)  # negative control: unshifted labels pass, and count T - 1 predictions a row
     assert int(out.n_tokens) == 2 * 15 and torch.equal(out.targets[:, :-1], x[:, 1:])
+
+
+MODERN = dict(pos_embedding="rope", norm="rmsnorm", bias=False, mlp="relu2", qk_norm=True, tie_embeddings=False, logit_softcap=30.0)
+
+
+@pytest.mark.parametrize("shape", [GPT2_SHAPE, MODERN, dict(MODERN, mlp="gelu", tie_embeddings=True, logit_softcap=0.0)],
+                         ids=["gpt2", "modern", "default-recipe"])
+def test_no_position_sees_a_later_token(shape):
+    "Changing the tokens after position t changes no logit at or before t, for every option of the modern recipe (in bf16 too)."
+    torch.manual_seed(0)
+    m = build_gpt(cfg(**shape)).eval()
+    a = torch.randint(0, 97, (2, 48))
+    b = a.clone(); b[:, 30:] = torch.randint(0, 97, (2, 18))
+    for dtype in (torch.float32, torch.bfloat16):
+        with torch.no_grad(), torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+            la, lb = m(a).logits.float(), m(b).logits.float()
+        assert torch.equal(la[:, :30], lb[:, :30])
+        assert (la[:, 30:] - lb[:, 30:]).abs().max() > 1e-3  # negative control: the later positions do change
