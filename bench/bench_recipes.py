@@ -42,6 +42,7 @@ from common import machine, mean_ci, probe  # noqa: E402
 from codex_nb.data import split_tokens  # noqa: E402
 from codex_nb.learner import Callback, split_windows  # noqa: E402
 from codex_nb.metrics import evaluate_batches  # noqa: E402
+from codex_nb.models import CPU_BF16_FLAGS, cpu_flags  # noqa: E402
 from codex_nb.registry import callbacks  # noqa: E402
 from codex_nb.run import resolve_config, train  # noqa: E402
 
@@ -108,7 +109,9 @@ def one_run(recipe:str, seed:int, steps:int|None, root:Path, tag:str, sets:list[
     wall = time.perf_counter() - t0
     clock = json.loads((run_dir / "clock.json").read_text())
     final = r.metrics
-    return {"recipe": recipe, "seed": seed, "steps": clock["steps"], "train_seconds": clock["train_seconds"], "wall_seconds": wall,
+    ran = (run_dir / "config.yaml").read_text()  # what `auto` resolved to (precision, device), as the run wrote it
+    precision = re.search(r"^  precision: (\S+)", ran, re.M)[1]
+    return {"recipe": recipe, "seed": seed, "precision": precision, "steps": clock["steps"], "train_seconds": clock["train_seconds"], "wall_seconds": wall,
             "eval_seconds": clock.get("eval_seconds"),
             "bits_per_byte": final["bits_per_byte"], "scope": final.get("scope"), "loss": final["loss"],
             "steady_steps_per_s": clock["steady_steps_per_s"],
@@ -225,7 +228,7 @@ def main():
                 if x["flagged"] and attempt == 0: x["discarded"] = True; runs.append(x); continue
                 runs.append(x); break
     summary = summarize(runs, a.recipes, a.target)
-    result = {"machine": machine(), "torch_threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d"),
+    result = {"machine": machine(), "cpu_bf16_flags": sorted(set(CPU_BF16_FLAGS) & cpu_flags()), "torch_threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d"),
               "command": " ".join(sys.argv), "target": a.target,
               "definitions": {r: {"config": c, "sets": s} for r, (c, s) in specs.items()}, "ladder": a.ladder, "sets": a.set, "equal_time": a.equal_time, "steps": steps, "runs": runs, "summary": summary}
     out = ROOT / a.out

@@ -59,7 +59,7 @@ def recipes_sentence(r:dict, names:dict|None=None) -> str:
 
 
 def default_sentences(r:dict) -> list[str]:
-    "The default recipe against the baseline (the run's first recipe) in words: at equal time, and the time to the baseline's final score."
+    "Each recipe against the run's first (the baseline) in words: the scores with their training times, and the time to the baseline's final score."
     s = r["summary"]
     base = next(iter(s["recipes"]))
     out = []
@@ -68,7 +68,7 @@ def default_sentences(r:dict) -> list[str]:
         rel = d["relative_ci"]
         reach = [t for t in d["reaches_reference_final"] if t is not None]
         words = (f"{_name(other, {})}: {_pm(x['bits_per_byte'])} bits per byte against {_pm(b['bits_per_byte'])} for {_name(base, {})} "
-                 f"at equal training time ({_pm(x['train_seconds'], 0)} s against {_pm(b['train_seconds'], 0)} s, {d['pairs']} seeds each), "
+                 f"after {_pm(x['train_seconds'], 0)} s of training against {_pm(b['train_seconds'], 0)} s ({d['pairs']} seeds each), "
                  f"{100 * -rel[0]:.1f}% ± {100 * rel[2]:.1f}% lower (95% CI of the paired relative differences)")
         if reach:
             words += (f"; it reached {_name(base, {})}'s final bits per byte after {sum(t for t, _ in reach) / len(reach):.0f} s of training, "
@@ -151,7 +151,7 @@ def all_strings() -> list[str]:
         r = load("recipes"); out += [recipes_table(r), *default_sentences(r), bf16_sentence(r)]
     if (RESULTS / "recipes-nanogpt.json").is_file():
         r = load("recipes-nanogpt"); out += [recipes_table(r, NANOGPT_NAMES), recipes_sentence(r, NANOGPT_NAMES)]
-    out += [ablation_table(load(name)) for name in ("ablation", "screen", "screen-lr") if (RESULTS / f"{name}.json").is_file()]
+    out += [ablation_table(load(name)) for name in ("ablation", "screen", "screen-lr", "screen-removal") if (RESULTS / f"{name}.json").is_file()]
     if (RESULTS / "learner-default.json").is_file(): out.append(learner_sentence(load("learner-default")))
     if (RESULTS / "nanogpt-check.json").is_file(): out.append(nanogpt_check_sentence(load("nanogpt-check")))
     if (RESULTS / "monitoring.json").is_file(): out.append(monitoring_sentence(load("monitoring")))

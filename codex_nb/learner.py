@@ -123,8 +123,9 @@ class Optimizers:
         for k, o in self.opts.items(): o.load_state_dict(sd[k])
 
 def muon_params(model:nn.Module) -> list[nn.Parameter]:
-    "The trainable matrices Muon takes: 2-D weights other than embeddings and the output head."
+    "The trainable matrices Muon takes: 2-D weights other than embeddings, the output head and LoRA adapters."
     skip = {id(m.weight) for name, m in model.named_modules() if isinstance(m, nn.Embedding) or name.split(".")[-1] == "lm_head"}
+    skip |= {id(p) for name, p in model.named_parameters() if "lora_" in name}  # low-rank factors: AdamW, as peft trains them
     return [p for p in model.parameters() if p.requires_grad and p.dim() == 2 and id(p) not in skip]
 
 def make_optimizer(model:nn.Module, cfg:TrainingConfig, device:torch.device) -> torch.optim.Optimizer|Optimizers:
@@ -146,7 +147,7 @@ def lr_at(step:int, # optimizer steps completed before this one
     "Learning rate for the step after `step` completed steps: warm-up, then decay to `min_lr` at `max_steps`."
     if step < cfg.warmup_steps: return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.schedule == "constant" or cfg.max_steps <= cfg.warmup_steps: return cfg.lr
-    start = max(cfg.warmup_steps, cfg.max_steps - round(cfg.cooldown * cfg.max_steps)) if cfg.schedule == "wsd" else cfg.warmup_steps
+    start = max(cfg.warmup_steps, cfg.max_steps - max(1, round(cfg.cooldown * cfg.max_steps))) if cfg.schedule == "wsd" else cfg.warmup_steps
     frac = min(1.0, max(0, step - start) / max(1, cfg.max_steps - start))
     shape = 0.5 * (1 + math.cos(math.pi * frac)) if cfg.schedule == "cosine" else 1 - frac
     return cfg.min_lr + shape * (cfg.lr - cfg.min_lr)

@@ -383,7 +383,7 @@ def hf_architecture(cfg:ModelConfig) -> str:
     shape = (cfg.pos_embedding, cfg.norm, cfg.mlp)
     if not extra and shape == ("learned", "layernorm", "gelu"): return "gpt2"
     if not extra and shape == ("rope", "rmsnorm", "swiglu"): return "llama"
-    what = ", ".join(extra) if extra else f"pos_embedding={cfg.pos_embedding}, norm={cfg.norm}, mlp={cfg.mlp}"
+    what = ", ".join([f"pos_embedding={cfg.pos_embedding}, norm={cfg.norm}, mlp={cfg.mlp}", *extra])
     raise CodexError(f"a gpt with {what} has no transformers equivalent; exportable: learned + layernorm + gelu (GPT-2) or "
                      "rope + rmsnorm + swiglu (Llama), tied or untied, without qk_norm or logit_softcap")
 

@@ -13,7 +13,7 @@ from codex_nb.checkpoint import FORMAT_VERSION, CheckpointManager, Checkpointer,
 from codex_nb.io import write_sums
 from codex_nb.config import CodexError, TrainingConfig
 from codex_nb.learner import Learner, TokenBatches
-from codex_nb.models import build_gpt
+from codex_nb.models import build_gpt, load_model_folder, read_model_config
 from conftest import tiny_model
 
 torch.set_num_threads(1)
@@ -97,7 +97,14 @@ def test_a_format_1_checkpoint_still_loads_and_resumes_like_the_run_that_wrote_i
     assert FORMAT_VERSION == 2 and new_keys <= set(mc)
     (folder / "meta.json").write_text(json.dumps({**meta, "format_version": 1}))
     (folder / "model_config.json").write_text(json.dumps({**{k: v for k, v in mc.items() if k not in new_keys}, "format_version": 1}))
+    state = torch.load(folder / "trainer_state.pt", weights_only=False)
+    for g in state["optimizer"]["param_groups"]: del g["lr_scale"]  # format 1's AdamW groups had none
+    torch.save(state, folder / "trainer_state.pt")
     write_sums(folder)
+    old = read_model_config(folder)
+    assert (old.qk_norm, old.tie_embeddings, old.zero_init, old.logit_softcap) == (False, True, False, 0.0)  # GPT-2's values
+    model = load_model_folder(folder)
+    assert model.lm_head.weight is model.transformer.wte.weight
     resumed, _ = learner(tmp_path / "resumed", steps=6)
     load_checkpoint(resumed, folder)
     resumed.fit()
